@@ -1,0 +1,98 @@
+"""Fused primitives: each call is ONE graph node with a hand-derived backward (see `ops`).
+
+    import tinygrad_np.functional as F
+    logits = F.linear(F.relu(F.linear(x, W1, b1)), W2, b2)
+    loss = F.softmax_cross_entropy(logits, labels)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_np import ops
+from tinygrad_np.tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
+    """x @ W + b.  x: (..., n_in), W: (n_in, n_out), b: (n_out,) or None -> (..., n_out).
+
+    The backward computes dW and db, and dx only when x requires grad.
+    """
+    x = _tensor(x)
+    if W.ndim != 2 or x.ndim < 1 or x.shape[-1] != W.shape[0]:
+        raise ValueError(f"linear: x of shape {x.shape} does not match W of shape {W.shape} "
+                         f"(need x (..., n_in) and W (n_in, n_out))")
+    if b is not None and b.shape != (W.shape[1],):
+        raise ValueError(f"linear: bias of shape {b.shape} does not match W of shape {W.shape} "
+                         f"(need ({W.shape[1]},))")
+    return ops.Linear.apply(x, W, b)
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0), elementwise.  The gradient at exactly 0 is 0 (as in PyTorch)."""
+    return ops.ReLU.apply(_tensor(x))
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent, elementwise."""
+    return ops.Tanh.apply(_tensor(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + exp(-x)), elementwise, finite for any finite x."""
+    return ops.Sigmoid.apply(_tensor(x))
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis`, computed max-subtracted. Same shape as x."""
+    x = _tensor(x)
+    (axis,) = ops.normalize_axis(axis, x.ndim, "softmax")
+    return ops.Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along `axis`, computed max-subtracted. Same shape as x."""
+    x = _tensor(x)
+    (axis,) = ops.normalize_axis(axis, x.ndim, "log_softmax")
+    return ops.LogSoftmax.apply(x, axis=axis)
+
+
+def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Cross-entropy between softmax(logits) and `target`, fused and numerically stable.
+
+    logits: (N, C).  target: integer class labels of shape (N,) (an integer dtype), or
+    class probabilities / one-hot rows of shape (N, C).  reduction: "mean" (over N,
+    returns a 0-d tensor), "sum", or "none" (returns the N per-example losses).
+    """
+    logits = _tensor(logits)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if logits.ndim != 2:
+        raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C), got {logits.shape}")
+    n, c = logits.shape
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.ndim == 1:
+        if t.dtype.kind not in "iu":
+            raise ValueError(f"softmax_cross_entropy: class labels must have an integer dtype, got {t.dtype} "
+                             "(pass probabilities as an (N, C) array)")
+        if t.shape[0] != n:
+            raise ValueError(f"softmax_cross_entropy: {t.shape[0]} labels for {n} rows of logits "
+                             f"(shapes {logits.shape} and {t.shape})")
+        if n and (t.min() < 0 or t.max() >= c):
+            bad = t[(t < 0) | (t >= c)][0]
+            raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
+    elif t.shape != logits.shape:
+        raise ValueError(f"softmax_cross_entropy: target of shape {t.shape} does not match logits of shape "
+                         f"{logits.shape} (need labels (N,) or probabilities (N, C))")
+    elif t.dtype.kind not in "f":
+        t = t.astype(logits.dtype)
+    if isinstance(target, Tensor) and t.ndim == 2:
+        t = target
+    return ops.SoftmaxCrossEntropy.apply(logits, t, reduction=reduction)

@@ -1,0 +1,413 @@
+"""The primitive ops: one `Function` subclass each, forward and backward side by side.
+
+Every `forward` works on NumPy arrays and returns a new array; every `backward`
+receives the upstream gradient (an array of the output's shape) and returns one
+gradient per positional input.  Gradients may keep a broadcast shape: the graph
+(`tinygrad_np.tensor`) sums them back.  `backward` never writes into `grad` or into
+a saved array, so a graph kept with `retain_graph=True` can be differentiated again.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+from tinygrad_np.tensor import Function
+
+
+# ---- argument checks shared by Tensor methods and tinygrad_np.functional --------------------
+def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...] | None:
+    """Return `axis` as a sorted tuple of non-negative axes (None means all), or raise ValueError."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimension(s)")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def check_exponent(exponent: Any) -> float:
+    if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
+        raise TypeError(f"pow: exponent must be a real number, got {type(exponent).__name__}")
+    return exponent
+
+
+def _expand(grad: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool, ndim: int) -> np.ndarray:
+    """Reshape a reduction's gradient so it broadcasts against the reduced input."""
+    if keepdims or axis is None:
+        return grad if keepdims else grad.reshape((1,) * ndim)
+    return np.expand_dims(grad, axis)
+
+
+# ---- elementwise binary ---------------------------------------------------------------------
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        return (grad * b if da else None), (grad * a if db else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.divide(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        ga = grad / b
+        return ga, (-ga * a / b if ctx.needs_input_grad[1] else None)
+
+
+# ---- elementwise unary ----------------------------------------------------------------------
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return np.negative(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Pow(Function):
+    """x ** p for a constant real p."""
+
+    @staticmethod
+    def forward(ctx, x, exponent):
+        ctx.save_for_backward(x)
+        ctx.exponent = exponent
+        return np.power(x, exponent)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        p = ctx.exponent
+        return grad * (p * np.power(x, p - 1))
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / x
+
+
+class ReLU(Function):
+    """max(x, 0); the gradient at exactly 0 is 0, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (y > 0)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """1 / (1 + exp(-x)), computed from exp(-|x|) so it never overflows."""
+
+    @staticmethod
+    def forward(ctx, x):
+        e = np.exp(-np.abs(x))
+        y = np.where(x >= 0, 1, e) / (1 + e)
+        y = y.astype(np.result_type(x, np.float32), copy=False)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (y * (1 - y))
+
+
+# ---- linear algebra -------------------------------------------------------------------------
+class MatMul(Function):
+    """a @ b with NumPy semantics: 1-D operands, 2-D and broadcast batched N-D."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = grad
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = np.matmul(g, np.swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                ga = ga.reshape(-1, a.shape[0]).sum(0)
+        if ctx.needs_input_grad[1]:
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g)
+            if b.ndim == 1:
+                gb = gb.reshape(-1, b.shape[0]).sum(0)
+        return ga, gb
+
+
+class Linear(Function):
+    """x @ W + b, W of shape (n_in, n_out); dx is computed only when x needs a gradient."""
+
+    @staticmethod
+    def forward(ctx, x, W, b):
+        ctx.save_for_backward(x, W)
+        y = np.matmul(x, W)
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, W = ctx.saved_tensors
+        need_x, need_W, need_b = ctx.needs_input_grad
+        g2 = grad.reshape(-1, grad.shape[-1])
+        dx = np.matmul(grad, W.T) if need_x else None
+        dW = np.matmul(x.reshape(-1, x.shape[-1]).T, g2) if need_W else None
+        db = g2.sum(axis=0) if need_b else None
+        return dx, dW, db
+
+
+# ---- reductions -----------------------------------------------------------------------------
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.broadcast_to(_expand(grad, ctx.axis, ctx.keepdims, len(ctx.shape)), ctx.shape)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
+        y = np.mean(x, axis=axis, keepdims=keepdims)
+        ctx.count = max(x.size // max(np.size(y), 1), 1)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = _expand(grad, ctx.axis, ctx.keepdims, len(ctx.shape)) / ctx.count
+        return np.broadcast_to(g, ctx.shape)
+
+
+class Max(Function):
+    """Maximum over axes; tied maxima share the gradient equally."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        if x.size == 0:
+            raise ValueError("max of an empty tensor")
+        y = np.max(x, axis=axis, keepdims=True)
+        ctx.save_for_backward(x, y)
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return y if keepdims else np.max(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        mask = x == y
+        count = mask.sum(axis=ctx.axis, keepdims=True)
+        return mask * (_expand(grad, ctx.axis, ctx.keepdims, x.ndim) / count)
+
+
+# ---- shape ----------------------------------------------------------------------------------
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return np.reshape(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.in_shape)
+
+
+class Transpose(Function):
+    """Permute axes (reverse them when `axes` is None)."""
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.transpose(grad, None if ctx.axes is None else np.argsort(ctx.axes))
+
+
+def _is_basic_index(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)) for p in parts)
+
+
+class Index(Function):
+    """x[index]: basic slicing or integer-array indexing; repeated indices add their gradients."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        return np.array(x[index], copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        full = np.zeros(ctx.shape, dtype=grad.dtype)
+        if _is_basic_index(ctx.index):
+            full[ctx.index] = grad
+        else:
+            np.add.at(full, ctx.index, grad)
+        return full
+
+
+# ---- softmax family -------------------------------------------------------------------------
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(e)
+        ctx.axis = axis
+        return e
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        shifted = x - x.max(axis=axis, keepdims=True)
+        shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(shifted)
+        ctx.axis = axis
+        return shifted
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True)
+
+
+class SoftmaxCrossEntropy(Function):
+    """Cross-entropy of softmax(logits) (N, C) against integer labels (N,) or probabilities (N, C).
+
+    d/dlogits = (softmax * sum_c target - target) * scale, where scale is 1/N for "mean".
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, reduction):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        log_s = np.log(s)
+        e /= s
+        n = len(logits)
+        if target.ndim == 1:
+            rows = np.arange(n)
+            losses = log_s[:, 0] - shifted[rows, target]
+        else:
+            neg_log_p = log_s - shifted
+            losses = (target * neg_log_p).sum(axis=1)
+            ctx.neg_log_p = neg_log_p
+        ctx.save_for_backward(e, target)
+        ctx.reduction = reduction
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        return total / n if reduction == "mean" and n else total
+
+    @staticmethod
+    def backward(ctx, grad):
+        probs, target = ctx.saved_tensors
+        n = len(probs)
+        if ctx.reduction == "none":
+            scale = grad[:, None]
+        else:
+            scale = grad / n if ctx.reduction == "mean" and n else grad
+        if target.ndim == 1:
+            d = probs.copy()
+            d[np.arange(n), target] -= 1
+        else:
+            d = probs * target.sum(axis=1, keepdims=True) - target
+        d *= scale
+        dt = ctx.neg_log_p * scale if ctx.needs_input_grad[1] else None
+        return d, dt

@@ -1,0 +1,398 @@
+"""The graph: `Tensor`, the `Function` base class every op derives from, and reverse mode.
+
+This module knows no op by name.  It records which `Function` produced each tensor,
+orders the graph iteratively, sums broadcast gradients back to each input's shape,
+accumulates into leaf gradients and frees saved arrays after a backward pass.
+The ops themselves live in `tinygrad_np.ops`, one small class each.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Sequence
+
+import numpy as np
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_grad_enabled = True
+
+
+def as_array(data: Any) -> np.ndarray:
+    """Convert `data` to the array a Tensor holds.
+
+    float32/float64 arrays and NumPy scalars keep their dtype (arrays are not
+    copied); ints, bools, lists and Python numbers become float32.
+    """
+    if isinstance(data, np.ndarray) and data.dtype in _FLOATS:
+        return data
+    if isinstance(data, np.generic) and data.dtype in _FLOATS:
+        return np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"Tensor: cannot convert {type(data).__name__} to a numeric array: {e}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor: data must be numeric (bool, int or float), got dtype {arr.dtype} "
+                        f"from {type(data).__name__}")
+    return arr.astype(np.float32)
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: inside it no op is recorded and results do not require grad."""
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()`."""
+    return _grad_enabled
+
+
+class Function:
+    """Base class of every differentiable op (built-in and custom), like `torch.autograd.Function`.
+
+    Subclasses define two static methods on NumPy arrays::
+
+        class Exp(Function):
+            @staticmethod
+            def forward(ctx, x):             # x: ndarray
+                y = np.exp(x)
+                ctx.save_for_backward(y)
+                return y
+            @staticmethod
+            def backward(ctx, grad):         # grad: ndarray of the output's shape
+                (y,) = ctx.saved_tensors
+                return grad * y              # one gradient per positional input
+
+        y = Exp.apply(x)                     # x: Tensor -> y: Tensor
+
+    `apply` passes Tensor arguments to `forward` as their arrays and every other
+    argument unchanged.  `backward` returns one gradient per positional argument
+    (a tuple, or a bare array for a single input); entries for arguments that need no
+    gradient (see `ctx.needs_input_grad`) may be None.  A gradient may have the
+    broadcast shape: it is summed back to the input's shape here.  Gradients are
+    first order only: `backward` works on plain arrays, so no graph of the backward
+    pass is recorded.
+
+    The instance is the context: `ctx.save_for_backward(*arrays)`, `ctx.saved_tensors`,
+    `ctx.needs_input_grad`, plus any attribute an op sets.  All of it is released after
+    the backward pass unless `retain_graph=True`.
+    """
+
+    parents: tuple | None
+    needs_input_grad: tuple[bool, ...]
+    saved_tensors: tuple
+
+    @staticmethod
+    def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        self.saved_tensors = arrays
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Run `forward` on the arrays of `args` and record the op if any input requires grad."""
+        ctx = cls()
+        raw = [a._data if isinstance(a, Tensor) else a for a in args]
+        try:
+            out = cls.forward(ctx, *raw, **kwargs)
+        except ValueError as e:
+            shapes = " and ".join(str(np.shape(a)) for a in raw if isinstance(a, np.ndarray))
+            raise ValueError(f"{cls.__name__.lower()}: incompatible shapes {shapes} ({e})") from None
+        if _grad_enabled:
+            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            if True in needs:
+                ctx.parents = args
+                ctx.needs_input_grad = needs
+                return Tensor._make(out, ctx)
+        return Tensor._make(out, None)
+
+
+def _release(ctx: Function) -> None:
+    """Drop everything a node saved; `parents is None` marks it as freed."""
+    d = ctx.__dict__
+    d.clear()
+    d["parents"] = None
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` over the axes along which an input of `shape` was broadcast."""
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    return grad.sum(axis=axes).reshape(shape)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for reverse-mode autodiff.
+
+    `data` is the NumPy array (float32/float64 arrays are shared, not copied; ints,
+    bools, lists and Python numbers become float32).  `grad` is None until a backward
+    pass reaches the tensor, then an array of its shape and dtype.
+    """
+
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+        self._data = as_array(data.data if isinstance(data, Tensor) else data)
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx: Function | None = None
+
+    @classmethod
+    def _make(cls, data: np.ndarray, ctx: Function | None) -> Tensor:
+        t = object.__new__(Tensor)
+        t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        t.grad = None
+        t.requires_grad = ctx is not None
+        t._ctx = ctx
+        return t
+
+    # ---- array-like attributes -------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = as_array(value)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an op."""
+        return self._ctx is None
+
+    def item(self) -> float:
+        return self._data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self._data
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._make(self._data, None)
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({body}, dtype={self._data.dtype}{extra})"
+
+    # ---- reverse mode ------------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
+
+        `grad` is the upstream gradient, of self's shape; it may be omitted only for a
+        single-element output.  The graph's saved arrays are freed afterwards unless
+        `retain_graph=True`.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: tensor does not require grad and has no graph "
+                               "(was it computed under no_grad, or from inputs without requires_grad?)")
+        if grad is None:
+            if self._data.size != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for a single-element "
+                                   f"output; pass a gradient of shape {self.shape}")
+            grad = np.ones_like(self._data)
+        else:
+            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward: grad of shape {grad.shape} does not match output shape {self.shape}")
+        pending = self._topological_order()
+        grads: dict[int, np.ndarray] = {id(self): grad}
+        leaf_grads: list[tuple[Tensor, np.ndarray]] = []
+        ready = [self]
+        while ready:
+            node = ready.pop()
+            g = grads.pop(id(node))
+            ctx = node._ctx
+            if ctx is None:
+                leaf_grads.append((node, g))
+                continue
+            in_grads = ctx.backward(ctx, g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
+                if not needs:
+                    continue
+                if pg.shape != parent._data.shape:
+                    pg = _unbroadcast(pg, parent._data.shape)
+                key = id(parent)
+                if key in grads:
+                    grads[key] = grads[key] + pg
+                else:
+                    grads[key] = pg
+                pending[key] -= 1
+                if pending[key] == 0:
+                    ready.append(parent)
+            if not retain_graph:
+                _release(ctx)
+        self._store_leaf_grads(leaf_grads, grad)
+
+    def _topological_order(self) -> dict[int, int]:
+        """Count, for every node that needs a gradient, how many graph edges reach it.
+
+        Iterative, so graph depth is unlimited.  A node is processed only after all its
+        consumers, so its gradient is summed once before it propagates.
+        """
+        pending: dict[int, int] = {}
+        seen = {id(self)}
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            ctx = node._ctx
+            if ctx is None:
+                continue
+            if ctx.parents is None:
+                raise RuntimeError("backward: trying to backward through the graph a second time; its saved "
+                                   "arrays were freed. Pass retain_graph=True to the first backward call.")
+            for parent, needs in zip(ctx.parents, ctx.needs_input_grad):
+                if needs:
+                    key = id(parent)
+                    pending[key] = pending.get(key, 0) + 1
+                    if key not in seen:
+                        seen.add(key)
+                        stack.append(parent)
+        return pending
+
+    @staticmethod
+    def _store_leaf_grads(leaf_grads: list[tuple[Tensor, np.ndarray]], seed: np.ndarray) -> None:
+        # Written only after the whole pass succeeded, so an error leaves every .grad as it was.
+        # An array handed to two leaves (or the caller's seed) is copied so that later in-place
+        # accumulation into one .grad can never change another.
+        given = {id(seed)}
+        for leaf, g in leaf_grads:
+            if g.dtype != leaf._data.dtype:
+                g = g.astype(leaf._data.dtype)
+            elif id(g) in given or g.base is not None:
+                g = g.copy()
+            given.add(id(g))
+            if leaf.grad is None:
+                leaf.grad = g
+            else:
+                leaf.grad += g
+
+    # ---- operators (the ops live in tinygrad_np.ops) ------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return ops.Add.apply(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.Add.apply(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __pow__(self, exponent: float) -> Tensor:
+        return ops.Pow.apply(self, exponent=ops.check_exponent(exponent))
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(other, self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.Index.apply(self, index=index)
+
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Sum.apply(self, axis=ops.normalize_axis(axis, self.ndim, "sum"), keepdims=keepdims)
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Mean.apply(self, axis=ops.normalize_axis(axis, self.ndim, "mean"), keepdims=keepdims)
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        return ops.Reshape.apply(self, shape=shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = tuple(axes[0])
+        return ops.Transpose.apply(self, axes=axes or None)
+
+    @property
+    def T(self) -> Tensor:
+        return ops.Transpose.apply(self, axes=None)
+
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def relu(self) -> Tensor:
+        return ops.ReLU.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+
+class Parameter(Tensor):
+    """A Tensor that requires grad: a learnable weight, collected by `nn.Module.parameters()`."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any) -> None:
+        super().__init__(data, requires_grad=True)
+
+    def __repr__(self) -> str:
+        return "Parameter" + super().__repr__()[len("Tensor"):].replace(", requires_grad=True", "")
+
+
+from tinygrad_np import ops  # noqa: E402  (ops subclass Function, defined above)
