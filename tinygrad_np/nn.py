@@ -1,0 +1,425 @@
+"""Modules: models as trees of layers that own `Parameter`s.
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.FC(784, 400, initializer=init.HeInitializer()), nn.FC(400, 10)]
+        def forward(self, x):
+            return self.layers[1](F.relu(self.layers[0](x)))
+
+Assigning a `Parameter`, a `Module`, or a list / tuple / dict of them to an attribute
+registers it (the containers are walked when asked, so appending later works too).
+`named_parameters()` yields dotted names in definition order: `layers.0.W`, `layers.0.B`, ...
+Layers are thin Modules over `tinygrad_np.functional`.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import OrderedDict
+from typing import Any, Iterator, Mapping, NamedTuple
+
+import numpy as np
+
+from tinygrad_np import functional as F
+from tinygrad_np import ops
+from tinygrad_np.init import XavierInitializer, make_rng
+from tinygrad_np.tensor import Parameter, Tensor
+
+__all__ = ["Module", "FC", "Linear", "ReLU", "Tanh", "Sigmoid", "Softmax", "Sequential", "Flatten",
+           "Dropout", "IncompatibleKeys"]
+
+_CONTAINERS = (list, tuple, dict)
+
+
+class IncompatibleKeys(NamedTuple):
+    """What `load_state_dict(strict=False)` skipped."""
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _walk(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """Yield (dotted name, Parameter or Module) inside a (possibly nested) container."""
+    if isinstance(value, (Parameter, Module)):
+        yield prefix, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(f"{prefix}.{k}", v)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _walk(f"{prefix}.{i}", v)
+
+
+class Module:
+    """Base class of every layer and model.  Subclasses call `super().__init__()` and define `forward`."""
+
+    training: bool
+
+    def __init__(self) -> None:
+        d = self.__dict__
+        d["_registered"] = {}  # ordered set of attribute names that may hold Parameters / Modules
+        d["training"] = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        reg = self.__dict__.get("_registered")
+        if isinstance(value, (Parameter, Module, *_CONTAINERS)):
+            if reg is None:
+                raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called "
+                                     f"(call super().__init__() first in {type(self).__name__}.__init__)")
+            reg[name] = None
+        elif reg is not None:
+            reg.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        self.__dict__["_registered"].pop(name, None)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---- tree walking ----------------------------------------------------------------------
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        """Direct Parameters and sub-Modules with their names relative to self, in definition order."""
+        d = self.__dict__
+        for name in d["_registered"]:
+            yield from _walk(name, d[name])
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Direct sub-Modules (also those inside lists, tuples and dicts): `("layers.0", fc)`."""
+        seen: set[int] = set()
+        for name, v in self._members():
+            if isinstance(v, Module) and id(v) not in seen:
+                seen.add(id(v))
+                yield name, v
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """self (named `prefix`) and every descendant, depth first, each once."""
+        seen = {id(self)}
+        stack = [(prefix, self)]
+        while stack:  # iterative: deep trees are fine
+            name, m = stack.pop()
+            yield name, m
+            kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children() if id(c) not in seen]
+            seen.update(id(c) for _, c in kids)
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, Parameter) in definition order; a shared Parameter is yielded once."""
+        seen: set[int] = set()
+        for mname, m in self.named_modules(prefix):
+            for name, v in m._members():
+                if isinstance(v, Parameter) and id(v) not in seen:
+                    seen.add(id(v))
+                    yield (f"{mname}.{name}" if mname else name), v
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def num_parameters(self) -> int:
+        """Total number of scalar weights."""
+        return sum(p.size for p in self.parameters())
+
+    def apply(self, fn: Any) -> Module:
+        """Call `fn(module)` on every descendant then on self (as `torch.nn.Module.apply`); returns self."""
+        for m in reversed(list(self.modules())):
+            fn(m)
+        return self
+
+    # ---- training state --------------------------------------------------------------------
+    def zero_grad(self) -> None:
+        """Set every parameter's `.grad` to None (as PyTorch's default `set_to_none=True`)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        """Set `.training` on self and every descendant (Dropout reads it); returns self."""
+        for m in self.modules():
+            m.__dict__["training"] = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def to(self, dtype: Any) -> Module:
+        """Cast every parameter to float32 or float64 (Parameters keep their identity); returns self."""
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise ValueError(f"to: dtype must be float32 or float64, got {dtype!r}")
+        for p in self.parameters():
+            if p.dtype != dt:
+                p.data = p.data.astype(dt)
+                p.grad = None
+        return self
+
+    # ---- state -------------------------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Ordered {dotted name: copy of the parameter's array}."""
+        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy `state_dict`'s arrays into the existing Parameters, cast to their dtype.
+
+        Everything is checked first: missing and unexpected keys (when `strict`), wrong
+        shapes and non-numeric values are all listed in one ValueError, and then nothing
+        is changed.  Returns the (missing, unexpected) keys, as PyTorch does.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping of name -> array, got {type(state_dict).__name__}")
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in params]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys: {', '.join(missing)}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+        arrays = {}
+        for name, p in params.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            try:
+                arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            except Exception as e:  # noqa: BLE001 - reported below with the key
+                problems.append(f"{name}: cannot convert {type(value).__name__} to an array ({e})")
+                continue
+            if arr.dtype.kind not in "biuf":
+                problems.append(f"{name}: dtype {arr.dtype} is not numeric (need a float array)")
+            elif arr.shape != p.shape:
+                problems.append(f"{name}: shape {arr.shape} in the state dict, {p.shape} in the model")
+            else:
+                arrays[name] = arr
+        if problems:
+            raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems)
+                             + " (the model was not changed)")
+        for name, arr in arrays.items():
+            np.copyto(params[name].data, arr, casting="unsafe")
+        return IncompatibleKeys(missing, unexpected)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write `state_dict()` to an .npz file at exactly `path`, atomically.
+
+        The arrays go to a temporary file in the same directory, which then replaces
+        `path`: a failed write leaves any previous file intact.
+        """
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **self.state_dict())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def load(self, path: str | os.PathLike, strict: bool = True) -> IncompatibleKeys:
+        """Load a file written by `save` (read with allow_pickle=False) via `load_state_dict`."""
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            sd = {k: z[k] for k in z.files}
+        return self.load_state_dict(sd, strict=strict)
+
+    # ---- printing ------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses when it has no children."""
+        return ""
+
+    def _repr_lines(self) -> list[str]:
+        lines = []
+        for name, v in self._members():
+            if isinstance(v, Parameter):
+                lines.append(f"({name}): Parameter{v.shape} {v.dtype}")
+            else:
+                sub = v._repr_lines()
+                lines.append(f"({name}): " + sub[0])
+                lines.extend(sub[1:])
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines or isinstance(self, _Leaf):
+            return [head + ")"]
+        return [head] + ["  " + ln for ln in lines] + [")"]
+
+    def __repr__(self) -> str:
+        lines = self._repr_lines()
+        n = self.num_parameters()
+        return "\n".join(lines) + f"  # {n:,} parameter{'s' if n != 1 else ''}"
+
+
+class _Leaf(Module):
+    """A layer printed on one line (its parameters are summarised in extra_repr)."""
+
+
+class FC(_Leaf):
+    """Fully connected layer: y = x @ W + B.  x: (..., n_in) -> (..., n_out).
+
+    W has shape (n_in, n_out), B shape (n_out,) (None when `bias=False`).  The weights come
+    from `initializer.W(n_in, n_out)` and `.B(n_out)`; None means `init.XavierInitializer()`.
+    """
+
+    def __init__(self, n_in: int, n_out: int, initializer: Any = None, bias: bool = True) -> None:
+        super().__init__()
+        for n in (n_in, n_out):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"FC: n_in and n_out must be positive integers, got {n_in!r}, {n_out!r}")
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        W, B = self._draw(initializer if initializer is not None else XavierInitializer(), bias)
+        self.W = Parameter(W)
+        self.B = Parameter(B) if bias else None
+
+    def _draw(self, initializer: Any, bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        W = np.asarray(initializer.W(self.n_in, self.n_out))
+        B = np.asarray(initializer.B(self.n_out)) if bias else None
+        if W.shape != (self.n_in, self.n_out) or (B is not None and B.shape != (self.n_out,)):
+            raise ValueError(f"FC: initializer {initializer!r} returned W {W.shape} and B "
+                             f"{None if B is None else B.shape}; need ({self.n_in}, {self.n_out}) and ({self.n_out},)")
+        return W, B
+
+    def reset_parameters(self, initializer: Any = None) -> None:
+        """Re-draw W and B in place (Parameters keep identity and dtype)."""
+        W, B = self._draw(initializer if initializer is not None else XavierInitializer(), self.B is not None)
+        np.copyto(self.W.data, W, casting="unsafe")
+        if B is not None:
+            np.copyto(self.B.data, B, casting="unsafe")
+
+    def forward(self, x: Any) -> Tensor:
+        return F.linear(x, self.W, self.B)
+
+    # Skip Module.__call__'s *args frame: FC sits on the training hot path.
+    def __call__(self, x: Any) -> Tensor:
+        return self.forward(x)
+
+    def extra_repr(self) -> str:
+        return f"{self.n_in}, {self.n_out}, W{self.W.shape} {self.W.dtype}" + ("" if self.B is not None else ", bias=False")
+
+
+Linear = FC
+
+
+class ReLU(_Leaf):
+    def forward(self, x: Any) -> Tensor:
+        return F.relu(x)
+
+
+class Tanh(_Leaf):
+    def forward(self, x: Any) -> Tensor:
+        return F.tanh(x)
+
+
+class Sigmoid(_Leaf):
+    def forward(self, x: Any) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Softmax(_Leaf):
+    """softmax along `axis` (default: the last)."""
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softmax(x, axis=self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class Flatten(_Leaf):
+    """(N, d1, d2, ...) -> (N, d1 * d2 * ...): keeps axes before `start_axis`, merges the rest."""
+
+    def __init__(self, start_axis: int = 1) -> None:
+        super().__init__()
+        self.start_axis = start_axis
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        start = self.start_axis % x.ndim if x.ndim else 0
+        return x.reshape(x.shape[:start] + (-1,))
+
+    def extra_repr(self) -> str:
+        return f"start_axis={self.start_axis}"
+
+
+class Dropout(_Leaf):
+    """Inverted dropout: in training, zero each element with probability p and scale the rest by 1/(1-p).
+
+    Identity in eval mode.  `rng` is an `np.random.Generator` or an int seed (None: fresh entropy).
+    """
+
+    def __init__(self, p: float = 0.5, rng: Any = None) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = make_rng(rng)
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            mask = np.zeros(x.shape, dtype=x.dtype)
+        else:
+            mask = self.rng.random(x.shape, dtype=x.dtype) >= self.p
+            mask = np.multiply(mask, 1.0 / (1.0 - self.p), dtype=x.dtype)
+        return ops.Mul.apply(x, mask)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Sequential(Module):
+    """Layers applied in order: `Sequential(FC(4, 8), ReLU(), FC(8, 2))`; indexable like a list.
+
+    Children are named "0", "1", ... (so parameters are `0.W`, `0.B`, `2.W`, ...).
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__()
+        for i, m in enumerate(layers):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, not a Module")
+        self.__dict__["_layers"] = list(layers)
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        yield from ((str(i), m) for i, m in enumerate(self._layers))
+        yield from super()._members()
+
+    def forward(self, x: Any) -> Any:
+        for m in self._layers:
+            x = m(x)
+        return x
+
+    def append(self, layer: Module) -> Sequential:
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(layer).__name__}")
+        self._layers.append(layer)
+        return self
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return Sequential(*self._layers[index])
+        return self._layers[index]
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._layers)

@@ -1,0 +1,474 @@
+"""Optimizers with `torch.optim`'s update rules and defaults, applied in place.
+
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    for X, y in batches:
+        opt.zero_grad()
+        F.softmax_cross_entropy(model(Tensor(X)), y).backward()
+        opt.step()
+
+Parameter groups work as in PyTorch: pass dicts such as
+`[{"params": head.parameters(), "lr": 0.1}, {"params": body.parameters()}]`; keys not
+given come from the optimizer's defaults.  `state_dict()` / `load_state_dict()` round-trip
+everything a later `step()` reads, so resumed training is bit-identical.
+
+Why the code looks the way it does: the step is on the hot path (at batch 20 one more
+pass over the weights costs a sizeable part of a training step).  Every update writes
+into `p.data` and into preallocated state with `out=` ufuncs, through one scratch array
+per parameter, and folds scalar factors together so that each rule makes the fewest
+passes over the weights NumPy allows.  Scalars are Python floats, so float32 weights
+stay float32.  `p.grad` is only read, never written (as in PyTorch).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from tinygrad_np.tensor import Parameter
+
+__all__ = ["Optimizer", "SGD", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "Adam", "AdamW",
+           "LRScheduler", "StepLR", "CosineAnnealingLR", "lr_scheduler"]
+
+
+def _real(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def _check_range(name: str, value: Any, lo: float, hi: float = math.inf, hi_open: bool = False) -> None:
+    v = _real(name, value)
+    ok = lo <= v < hi if hi_open else lo <= v <= hi
+    if not ok:  # NaN fails too
+        upper = "" if hi == math.inf else f" and {'<' if hi_open else '<='} {hi}"
+        raise ValueError(f"Invalid {name}: {value!r} (must be >= {lo}{upper})")
+
+
+class Optimizer:
+    """Base class: parameter groups, `step`, `zero_grad`, `state_dict` / `load_state_dict`.
+
+    Subclasses set their defaults, validate a group's hyperparameters in `_check_group`,
+    and update one group in `_step_group`.  `self.state[p]` holds each parameter's state
+    (arrays of the parameter's dtype and an int `step`).
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        if isinstance(params, (Parameter, dict)) or not isinstance(params, Iterable):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Parameters or of dicts "
+                            f"(param groups), got {type(params).__name__}")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[Parameter, dict[str, Any]] = {}
+        self._scratch: dict[Parameter, np.ndarray] = {}
+        checked = [self._prepare_group(g, []) for g in groups]  # validate all before keeping any
+        seen: set[int] = set()
+        for g in checked:
+            for p in g["params"]:
+                if id(p) in seen:
+                    raise ValueError(f"{type(self).__name__}: a parameter appears in more than one group (or twice)")
+                seen.add(id(p))
+        self.param_groups = checked
+        for g in checked:
+            self._init_group_state(g)
+
+    def _prepare_group(self, group: Any, existing: list[dict[str, Any]]) -> dict[str, Any]:
+        name = type(self).__name__
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{name}: a parameter group must be a dict with a 'params' key, got {type(group).__name__}")
+        ps = group["params"]
+        ps = [ps] if isinstance(ps, Parameter) else list(ps)
+        if not ps:
+            raise ValueError(f"{name} got an empty parameter list")
+        for i, p in enumerate(ps):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{name}: params[{i}] is a {type(p).__name__}, not a Parameter "
+                                f"(wrap learnable arrays in tinygrad_np.Parameter)")
+        old = {id(p) for g in existing for p in g["params"]}
+        if any(id(p) in old for p in ps):
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+        full = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}, "params": ps}
+        self._check_group(full)
+        return full
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group (a dict with "params"; missing hyperparameters from the defaults)."""
+        g = self._prepare_group(group, self.param_groups)
+        self.param_groups.append(g)
+        self._init_group_state(g)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_range("learning rate", group["lr"], 0.0)
+        if "weight_decay" in group:
+            _check_range("weight_decay value", group["weight_decay"], 0.0)
+        if "eps" in group:
+            _check_range("epsilon value", group["eps"], 0.0)
+
+    def _init_group_state(self, group: dict[str, Any]) -> None:
+        """Create state eagerly (only AdaGrad does, as PyTorch); others create it at the first step."""
+
+    def _buf(self, p: Parameter, d: np.ndarray) -> np.ndarray:
+        """The parameter's scratch array (not part of the state), reallocated if p.data changed shape or dtype."""
+        s = self._scratch.get(p)
+        if s is None or s.shape != d.shape or s.dtype != d.dtype:
+            s = self._scratch[p] = np.empty_like(d)
+        return s
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (or fill it with zeros when `set_to_none=False`)."""
+        for g in self.param_groups:
+            for p in g["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.fill(0)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter whose grad is not None.  `closure` (optional) recomputes the loss first."""
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """{"state": {index: {name: copy}}, "param_groups": [{hyperparameters, "params": [index, ...]}]}.
+
+        Parameters are numbered in group order, as in PyTorch.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for g in self.param_groups:
+            ids = []
+            for p in g["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
+        state = {index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+                 for p, st in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyperparameters and state saved by `state_dict()` (arrays are copied, cast to
+        the parameter dtype).  Everything is checked first; on error nothing changes."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: {len(saved_groups)} parameter groups saved, "
+                             f"{len(self.param_groups)} in the optimizer")
+        params: dict[int, Parameter] = {}
+        new_groups = []
+        for i, (sg, g) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(sg["params"]) != len(g["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {i} has {len(sg['params'])} parameters saved, "
+                                 f"{len(g['params'])} in the optimizer")
+            params.update(zip(sg["params"], g["params"]))
+            ng = {**{k: v for k, v in sg.items() if k != "params"}, "params": g["params"]}
+            self._check_group(ng)
+            new_groups.append(ng)
+        new_state: dict[Parameter, dict[str, Any]] = {}
+        for idx, st in state_dict["state"].items():
+            if idx not in params:
+                raise ValueError(f"{name}.load_state_dict: state for unknown parameter index {idx!r}")
+            p = params[idx]
+            entry = {}
+            for k, v in st.items():
+                if isinstance(v, np.ndarray):
+                    if v.shape != p.shape or v.dtype.kind not in "biuf":
+                        raise ValueError(f"{name}.load_state_dict: state {k!r} of parameter {idx} has shape "
+                                         f"{v.shape} and dtype {v.dtype}; the parameter has shape {p.shape}")
+                    entry[k] = np.array(v, dtype=p.dtype)
+                else:
+                    entry[k] = v
+            new_state[p] = entry
+        self.param_groups[:] = new_groups
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"  group {i}: {len(g['params'])} params, "
+                         + ", ".join(f"{k}={v}" for k, v in g.items() if k != "params"))
+        return "\n".join(lines) + "\n)"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, dampening, Nesterov and L2 weight decay.
+
+    As torch.optim.SGD:  g' = g + weight_decay * p;  buf = g' at the first step, then
+    buf = momentum * buf + (1 - dampening) * g';  step = g' + momentum * buf if nesterov
+    else buf (g' without momentum);  p -= lr * step.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                                      weight_decay=weight_decay))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_range("momentum value", group["momentum"], 0.0, 1.0, hi_open=True)
+        _check_range("dampening value", group["dampening"], 0.0, 1.0)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr, mu, damp = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
+        wd, nesterov = float(group["weight_decay"]), group["nesterov"]
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            d = p.data
+            s = self._buf(p, d)
+            if not mu:
+                if wd:  # p - lr*(g + wd*p) == p*(1 - lr*wd) - lr*g: 3 passes instead of 4
+                    np.multiply(g, lr, out=s)
+                    np.multiply(d, 1.0 - lr * wd, out=d)
+                else:
+                    np.multiply(g, lr, out=s)
+                np.subtract(d, s, out=d)
+                continue
+            if wd:  # g' = g + wd*p, kept in the scratch array
+                np.multiply(d, wd, out=s)
+                np.add(s, g, out=s)
+                g = s
+            st = self.state.setdefault(p, {})
+            buf = st.get("momentum_buffer")
+            if buf is None:
+                buf = st["momentum_buffer"] = np.array(g, dtype=d.dtype)
+            else:
+                np.multiply(buf, mu, out=buf)
+                if damp:
+                    buf += g * (1.0 - damp)
+                else:
+                    np.add(buf, g, out=buf)
+            if nesterov:  # p -= lr * (g' + mu*buf)
+                if g is s:
+                    s += buf * mu
+                else:
+                    np.multiply(buf, mu, out=s)
+                    np.add(s, g, out=s)
+                np.multiply(s, lr, out=s)
+            else:
+                np.multiply(buf, lr, out=s)
+            np.subtract(d, s, out=d)
+
+
+class AdaGrad(Optimizer):
+    """Adagrad (Duchi et al. 2011) as torch.optim.Adagrad:
+
+    g' = g + weight_decay * p;  sum += g'^2;  clr = lr / (1 + (step - 1) * lr_decay);
+    p -= clr * g' / (sqrt(sum) + eps).  `sum` starts at `initial_accumulator_value`.
+    (The seed's version started its sum at 1 and had no eps; both fixed here.)
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_range("lr_decay value", group["lr_decay"], 0.0)
+        _check_range("initial_accumulator_value", group["initial_accumulator_value"], 0.0)
+
+    def _init_group_state(self, group: dict[str, Any]) -> None:
+        v = float(group["initial_accumulator_value"])
+        for p in group["params"]:
+            self.state[p] = {"step": 0, "sum": np.full_like(p.data, v)}
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
+        wd, eps = float(group["weight_decay"]), float(group["eps"])
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            d = p.data
+            st = self.state[p]
+            st["step"] = step = st["step"] + 1
+            clr = lr / (1.0 + (step - 1) * lr_decay)
+            s = self._buf(p, d)
+            acc = st["sum"]
+            if wd:
+                g = g + wd * d  # rare: one temporary
+            # 7 passes, no allocation: s = g*g; sum += s; s = sqrt(sum); s += eps; s = g/s; s *= clr; p -= s
+            np.multiply(g, g, out=s)
+            np.add(acc, s, out=acc)
+            np.sqrt(acc, out=s)
+            np.add(s, eps, out=s)
+            np.divide(g, s, out=s)
+            np.multiply(s, clr, out=s)
+            np.subtract(d, s, out=d)
+
+
+Adagrad = AdaGrad
+
+
+class RMSProp(Optimizer):
+    """RMSprop as torch.optim.RMSprop:
+
+    g' = g + weight_decay * p;  sq = alpha * sq + (1 - alpha) * g'^2;
+    centered: ga = alpha * ga + (1 - alpha) * g', avg = sqrt(sq - ga^2) + eps;  else avg = sqrt(sq) + eps;
+    momentum > 0: buf = momentum * buf + g' / avg, p -= lr * buf;  else p -= lr * g' / avg.
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        _check_range("alpha value", group["alpha"], 0.0, 1.0)
+        _check_range("momentum value", group["momentum"], 0.0, 1.0, hi_open=True)
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        wd, mu, centered = float(group["weight_decay"]), float(group["momentum"]), group["centered"]
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            d = p.data
+            st = self.state.get(p)
+            if st is None:
+                st = self.state[p] = {"step": 0, "square_avg": np.zeros_like(d)}
+                if mu > 0:
+                    st["momentum_buffer"] = np.zeros_like(d)
+                if centered:
+                    st["grad_avg"] = np.zeros_like(d)
+            st["step"] += 1
+            s = self._buf(p, d)
+            if wd:
+                g = g + wd * d
+            sq = st["square_avg"]
+            np.multiply(sq, alpha, out=sq)
+            np.multiply(g, g, out=s)
+            np.multiply(s, 1.0 - alpha, out=s)
+            np.add(sq, s, out=sq)
+            if centered:
+                ga = st["grad_avg"]
+                np.subtract(g, ga, out=s)  # ga.lerp_(g, 1 - alpha)
+                np.multiply(s, 1.0 - alpha, out=s)
+                np.add(ga, s, out=ga)
+                np.multiply(ga, ga, out=s)
+                np.subtract(sq, s, out=s)
+                np.sqrt(s, out=s)
+            else:
+                np.sqrt(sq, out=s)
+            np.add(s, eps, out=s)
+            np.divide(g, s, out=s)
+            if mu > 0:
+                buf = st["momentum_buffer"]
+                np.multiply(buf, mu, out=buf)
+                np.add(buf, s, out=buf)
+                np.multiply(buf, lr, out=s)
+            else:
+                np.multiply(s, lr, out=s)
+            np.subtract(d, s, out=d)
+
+
+RMSprop = RMSProp
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) as torch.optim.Adam (L2 weight decay added to the gradient):
+
+    m = beta1 * m + (1 - beta1) * g';  v = beta2 * v + (1 - beta2) * g'^2  (amsgrad: vmax = max(vmax, v));
+    p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
+    """
+
+    _decoupled = False
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Invalid betas: {betas!r} (need a pair (beta1, beta2))")
+        _check_range("beta parameter at index 0", betas[0], 0.0, 1.0, hi_open=True)
+        _check_range("beta parameter at index 1", betas[1], 0.0, 1.0, hi_open=True)
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr, eps, wd, amsgrad = float(group["lr"]), float(group["eps"]), float(group["weight_decay"]), group["amsgrad"]
+        b1, b2 = float(group["betas"][0]), float(group["betas"][1])
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            d = p.data
+            st = self.state.get(p)
+            if st is None:
+                st = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(d), "exp_avg_sq": np.zeros_like(d)}
+                if amsgrad:
+                    st["max_exp_avg_sq"] = np.zeros_like(d)
+            st["step"] = t = st["step"] + 1
+            s = self._buf(p, d)
+            if wd:
+                if self._decoupled:  # AdamW: p *= 1 - lr*wd before the Adam step
+                    np.multiply(d, 1.0 - lr * wd, out=d)
+                else:
+                    g = g + wd * d
+            m, v = st["exp_avg"], st["exp_avg_sq"]
+            np.subtract(g, m, out=s)  # m.lerp_(g, 1 - beta1), as PyTorch
+            np.multiply(s, 1.0 - b1, out=s)
+            np.add(m, s, out=m)
+            np.multiply(v, b2, out=v)
+            np.multiply(g, g, out=s)
+            np.multiply(s, 1.0 - b2, out=s)
+            np.add(v, s, out=v)
+            if amsgrad:
+                vmax = st["max_exp_avg_sq"]
+                np.maximum(vmax, v, out=vmax)
+                v = vmax
+            if lr == 0.0:
+                continue
+            # step_size * m / (sqrt(v)/sqrt(bc2) + eps) == m / (sqrt(v) * c + eps/step_size),
+            # c = 1/(sqrt(bc2)*step_size): both scalar factors folded into one pass.
+            step_size = lr / (1.0 - b1 ** t)
+            c = 1.0 / (math.sqrt(1.0 - b2 ** t) * step_size)
+            np.sqrt(v, out=s)
+            np.multiply(s, c, out=s)
+            np.add(s, eps / step_size, out=s)
+            np.divide(m, s, out=s)
+            np.subtract(d, s, out=d)
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter 2019) as torch.optim.AdamW: p *= 1 - lr * weight_decay, then Adam
+    without weight decay in the gradient.  Default weight_decay=1e-2."""
+
+    _decoupled = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+_SCHEDULERS = ("LRScheduler", "StepLR", "CosineAnnealingLR")
+
+
+def __getattr__(name: str) -> Any:
+    """`optim.StepLR`, `optim.CosineAnnealingLR`, `optim.lr_scheduler`: the schedulers live in
+    `tinygrad_np.lr_scheduler` (imported on first use, as it imports this module)."""
+    if name == "lr_scheduler" or name in _SCHEDULERS:
+        import importlib
+        mod = importlib.import_module("tinygrad_np.lr_scheduler")
+        return mod if name == "lr_scheduler" else getattr(mod, name)
+    raise AttributeError(f"module 'tinygrad_np.optim' has no attribute {name!r}")
