@@ -203,11 +203,11 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g = grad
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+        g = grad  # give it the dims NumPy dropped for 1-D operands (b's first: grad may be 0-d)
         if b.ndim == 1:
             g = np.expand_dims(g, -1)
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = np.matmul(g, np.swapaxes(b2, -1, -2))
@@ -310,7 +310,7 @@ class Transpose(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return np.transpose(grad, None if ctx.axes is None else np.argsort(ctx.axes))
+        return np.transpose(grad, None if ctx.axes is None else np.argsort([a % grad.ndim for a in ctx.axes]))
 
 
 def _is_basic_index(index: Any) -> bool:
