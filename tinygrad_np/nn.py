@@ -306,7 +306,8 @@ class FC(_Leaf):
         return self.forward(x)
 
     def extra_repr(self) -> str:
-        return f"{self.n_in}, {self.n_out}, W{self.W.shape} {self.W.dtype}" + ("" if self.B is not None else ", bias=False")
+        b = f", B{self.B.shape}" if self.B is not None else ", bias=False"
+        return f"{self.n_in} -> {self.n_out}, W{self.W.shape}{b}, {self.W.dtype}"
 
 
 Linear = FC

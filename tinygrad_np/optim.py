@@ -66,7 +66,7 @@ class Optimizer:
             groups = [{"params": groups}]
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Parameter, dict[str, Any]] = {}
-        self._scratch: dict[Parameter, np.ndarray] = {}
+        self._scratch: dict[Parameter, tuple[np.ndarray, np.ndarray]] = {}
         checked = [self._prepare_group(g, []) for g in groups]  # validate all before keeping any
         seen: set[int] = set()
         for g in checked:
@@ -114,11 +114,11 @@ class Optimizer:
         """Create state eagerly (only AdaGrad does, as PyTorch); others create it at the first step."""
 
     def _buf(self, p: Parameter, d: np.ndarray) -> np.ndarray:
-        """The parameter's scratch array (not part of the state), reallocated if p.data changed shape or dtype."""
-        s = self._scratch.get(p)
-        if s is None or s.shape != d.shape or s.dtype != d.dtype:
-            s = self._scratch[p] = np.empty_like(d)
-        return s
+        """The parameter's scratch array (not part of the state), reallocated if p.data was replaced."""
+        e = self._scratch.get(p)
+        if e is None or e[0] is not d:
+            e = self._scratch[p] = (d, np.empty_like(d))
+        return e[1]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (or fill it with zeros when `set_to_none=False`)."""

@@ -1,0 +1,413 @@
+"""Optimizers and LR schedulers: trajectories against the published update rules (written here in
+plain NumPy), PyTorch as an optional extra oracle, state round trips, and bad input."""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_np.functional as F
+from tinygrad_np import Parameter, Tensor, init, nn, optim
+
+STEPS = 25
+N, D_IN, H, C = 16, 5, 7, 3
+
+
+# ---- the reference: a tanh MLP's loss gradient by hand, and each rule from its paper / torch docs ----
+def ref_grads(params, X, y):
+    W1, b1, W2, b2 = params
+    h = np.tanh(X @ W1 + b1)
+    z = h @ W2 + b2
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    d = p.copy()
+    d[np.arange(len(y)), y] -= 1
+    d /= len(y)
+    dz1 = (d @ W2.T) * (1 - h * h)
+    return [X.T @ dz1, dz1.sum(0), h.T @ d, d.sum(0)]
+
+
+def ref_sgd(p, g, st, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    g = g + weight_decay * p
+    if momentum:
+        st["buf"] = g.copy() if "buf" not in st else momentum * st["buf"] + (1 - dampening) * g
+        g = g + momentum * st["buf"] if nesterov else st["buf"]
+    return p - lr * g
+
+
+def ref_adagrad(p, g, st, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    st["t"] = st.get("t", 0) + 1
+    g = g + weight_decay * p
+    st["sum"] = st.get("sum", np.full_like(p, initial_accumulator_value)) + g * g
+    clr = lr / (1 + (st["t"] - 1) * lr_decay)
+    return p - clr * g / (np.sqrt(st["sum"]) + eps)
+
+
+def ref_rmsprop(p, g, st, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    g = g + weight_decay * p
+    st["sq"] = alpha * st.get("sq", 0.0) + (1 - alpha) * g * g
+    if centered:
+        st["ga"] = alpha * st.get("ga", 0.0) + (1 - alpha) * g
+        avg = np.sqrt(st["sq"] - st["ga"] ** 2) + eps
+    else:
+        avg = np.sqrt(st["sq"]) + eps
+    if momentum > 0:
+        st["buf"] = momentum * st.get("buf", 0.0) + g / avg
+        return p - lr * st["buf"]
+    return p - lr * g / avg
+
+
+def ref_adam(p, g, st, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, decoupled=False):
+    b1, b2 = betas
+    st["t"] = t = st.get("t", 0) + 1
+    if decoupled:
+        p = p * (1 - lr * weight_decay)
+    else:
+        g = g + weight_decay * p
+    st["m"] = b1 * st.get("m", 0.0) + (1 - b1) * g
+    st["v"] = b2 * st.get("v", 0.0) + (1 - b2) * g * g
+    v = st["v"]
+    if amsgrad:
+        st["vmax"] = v = np.maximum(st.get("vmax", 0.0), v)
+    m_hat = st["m"] / (1 - b1 ** t)
+    v_hat = v / (1 - b2 ** t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def ref_adamw(p, g, st, weight_decay=1e-2, **kw):
+    return ref_adam(p, g, st, weight_decay=weight_decay, decoupled=True, **kw)
+
+
+REFS = {"SGD": ref_sgd, "AdaGrad": ref_adagrad, "RMSProp": ref_rmsprop, "Adam": ref_adam, "AdamW": ref_adamw}
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, weight_decay=0.05)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.05)),
+    ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True)),
+    ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1)),
+    ("AdaGrad", dict()),
+    ("AdaGrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.1, eps=1e-8)),
+    ("RMSProp", dict()),
+    ("RMSProp", dict(lr=0.01, alpha=0.9, weight_decay=0.01, momentum=0.5)),
+    ("RMSProp", dict(lr=0.01, centered=True, momentum=0.9)),
+    ("Adam", dict()),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.02, weight_decay=0.1, amsgrad=True)),
+]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for n, kw in CONFIGS]
+
+
+def data(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, D_IN)).astype(dtype)
+    y = rng.integers(0, C, size=N)
+    return X, y
+
+
+def mlp(dtype=np.float64, seed=0):
+    return nn.Sequential(nn.FC(D_IN, H, initializer=init.XavierInitializer(rng=seed, dtype=dtype, random_bias=True)),
+                         nn.Tanh(),
+                         nn.FC(H, C, initializer=init.XavierInitializer(rng=seed + 1, dtype=dtype, random_bias=True)))
+
+
+def train(model, opt, X, y, steps):
+    for _ in range(steps):
+        opt.zero_grad()
+        F.softmax_cross_entropy(model(Tensor(X)), y).backward()
+        opt.step()
+
+
+def ref_trajectory(name, kw, params, X, y, steps):
+    params = [p.astype(np.float64) for p in params]
+    X = X.astype(np.float64)
+    states = [{} for _ in params]
+    for _ in range(steps):
+        grads = ref_grads(params, X, y)
+        params = [REFS[name](p, g, st, **kw) for p, g, st in zip(params, grads, states)]
+    return params
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_trajectory_matches_published_rule_float64(name, kw):
+    X, y = data(np.float64)
+    model = mlp(np.float64)
+    start = [p.data.copy() for p in model.parameters()]
+    train(model, getattr(optim, name)(model.parameters(), **kw), X, y, STEPS)
+    expected = ref_trajectory(name, kw, start, X, y, STEPS)
+    assert not all(np.allclose(p.data, s) for p, s in zip(model.parameters(), start))  # it did train
+    for p, e in zip(model.parameters(), expected):
+        np.testing.assert_allclose(p.data, e, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_float32_is_kept_and_close_to_reference(name, kw):
+    X, y = data(np.float32)
+    model = mlp(np.float32)
+    start = [p.data.copy() for p in model.parameters()]
+    opt = getattr(optim, name)(model.parameters(), **kw)
+    train(model, opt, X, y, STEPS)
+    expected = ref_trajectory(name, kw, start, X, y, STEPS)
+    for p, e in zip(model.parameters(), expected):
+        assert p.dtype == np.float32
+        for v in opt.state.get(p, {}).values():
+            if isinstance(v, np.ndarray):
+                assert v.dtype == np.float32
+        np.testing.assert_allclose(p.data, e, rtol=1e-3, atol=2e-4)
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_torch_oracle(name, kw):
+    torch = pytest.importorskip("torch")
+    torch_name = {"AdaGrad": "Adagrad", "RMSProp": "RMSprop"}.get(name, name)
+    rng = np.random.default_rng(1)
+    shapes = [(4, 3), (3,)]
+    ps = [Parameter(rng.standard_normal(s)) for s in shapes]
+    ts = [torch.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    opt, topt = getattr(optim, name)(ps, **kw), getattr(torch.optim, torch_name)(ts, **kw)
+    for _ in range(STEPS):
+        for p, t in zip(ps, ts):
+            g = rng.standard_normal(p.shape)
+            p.grad, t.grad = g, torch.tensor(g)
+        opt.step()
+        topt.step()
+    for p, t in zip(ps, ts):
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ---- semantics ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(REFS))
+def test_step_reads_grad_only_and_skips_params_without_grad(name):
+    a, b = Parameter(np.ones((3, 2))), Parameter(np.ones(2))
+    opt = getattr(optim, name)([a, b], lr=0.1)
+    g = np.full((3, 2), 0.5)
+    a.grad = g
+    opt.step()
+    assert a.grad is g and np.all(g == 0.5)  # grad untouched
+    assert not np.allclose(a.data, 1.0)
+    np.testing.assert_array_equal(b.data, np.ones(2))  # grad None: skipped
+    data_before = a.data
+    opt.step()
+    assert a.data is data_before  # in place
+
+
+def test_defaults_match_torch():
+    p = [Parameter(np.zeros(2))]
+    assert optim.SGD(p).defaults == dict(lr=1e-3, momentum=0, dampening=0, nesterov=False, weight_decay=0)
+    assert optim.AdaGrad(p).defaults == dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                                             eps=1e-10)
+    assert optim.RMSProp(p).defaults == dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                                             centered=False)
+    assert optim.Adam(p).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False)
+    assert optim.AdamW(p).defaults["weight_decay"] == 1e-2
+    assert optim.Adagrad is optim.AdaGrad and optim.RMSprop is optim.RMSProp
+
+
+def test_param_groups_have_their_own_lr():
+    a, b = Parameter(np.zeros(3)), Parameter(np.zeros(2))
+    opt = optim.SGD([{"params": [a], "lr": 0.5}, {"params": [b]}], lr=0.1)
+    a.grad, b.grad = np.ones(3), np.ones(2)
+    opt.step()
+    np.testing.assert_allclose(a.data, -0.5)
+    np.testing.assert_allclose(b.data, -0.1)
+    c = Parameter(np.zeros(1))
+    opt.add_param_group({"params": [c], "lr": 2.0})
+    c.grad = np.ones(1)
+    opt.step()
+    np.testing.assert_allclose(c.data, -2.0)
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.1, 2.0]
+
+
+def test_zero_grad():
+    p = Parameter(np.zeros(2))
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = np.ones(2)
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(p.grad, 0)
+    opt.zero_grad()
+    assert p.grad is None
+
+
+def test_closure_loss_is_returned():
+    p = Parameter(np.array([1.0]))
+    opt = optim.SGD([p], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (Tensor(p.data) * 0 + p * p).sum()
+        loss.backward()
+        return loss
+    assert opt.step(closure).item() == pytest.approx(1.0)
+    assert p.data[0] == pytest.approx(0.8)
+
+
+def test_adam_lr_zero_leaves_params():
+    p = Parameter(np.ones(3))
+    opt = optim.Adam([p], lr=0.0)
+    p.grad = np.ones(3)
+    opt.step()
+    np.testing.assert_array_equal(p.data, 1.0)
+    assert opt.state[p]["step"] == 1
+
+
+# ---- checkpoints -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_state_dict_resume_is_bit_identical(name, kw):
+    X, y = data(np.float32)
+    model = mlp(np.float32)
+    opt = getattr(optim, name)(model.parameters(), **kw)
+    train(model, opt, X, y, 5)
+    msd, osd = model.state_dict(), copy.deepcopy(opt.state_dict())
+    train(model, opt, X, y, 5)
+
+    resumed = mlp(np.float32, seed=9)
+    ropt = getattr(optim, name)(resumed.parameters(), **{**kw, "lr": 123.0})  # lr comes from the state dict
+    resumed.load_state_dict(msd)
+    ropt.load_state_dict(osd)
+    train(resumed, ropt, X, y, 5)
+    for p, q in zip(model.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert ropt.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
+def test_state_dict_is_a_copy():
+    p = Parameter(np.zeros(3))
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = np.ones(3)
+    opt.step()
+    sd = opt.state_dict()
+    saved = sd["state"][0]["exp_avg"].copy()
+    opt.step()
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"], saved)
+    assert sd["param_groups"][0]["params"] == [0] and sd["state"][0]["step"] == 1
+
+
+def test_load_state_dict_validates_before_changing():
+    p = Parameter(np.zeros(3))
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = np.ones(3)
+    opt.step()
+    good = copy.deepcopy(opt.state_dict())
+    bad = copy.deepcopy(good)
+    bad["state"][0]["exp_avg"] = np.zeros(4)
+    bad["param_groups"][0]["lr"] = 0.7
+    before = opt.state[p]["exp_avg"].copy()
+    with pytest.raises(ValueError, match="shape"):
+        opt.load_state_dict(bad)
+    assert opt.param_groups[0]["lr"] == 0.1
+    np.testing.assert_array_equal(opt.state[p]["exp_avg"], before)
+    with pytest.raises(ValueError, match="groups"):
+        opt.load_state_dict({"state": {}, "param_groups": []})
+    bad_lr = copy.deepcopy(good)
+    bad_lr["param_groups"][0]["lr"] = -1.0
+    with pytest.raises(ValueError, match="learning rate"):
+        opt.load_state_dict(bad_lr)
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+# ---- bad input ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make,err,match", [
+    (lambda p: optim.SGD([p, np.zeros(2)], lr=0.1), TypeError, "not a Parameter"),
+    (lambda p: optim.SGD([p, Tensor(np.zeros(2), requires_grad=True)], lr=0.1), TypeError, "not a Parameter"),
+    (lambda p: optim.SGD(p, lr=0.1), TypeError, "iterable"),
+    (lambda p: optim.SGD([], lr=0.1), ValueError, "empty"),
+    (lambda p: optim.SGD(iter([]), lr=0.1), ValueError, "empty"),
+    (lambda p: optim.SGD([p, p], lr=0.1), ValueError, "more than one"),
+    (lambda p: optim.SGD([p], lr=-0.1), ValueError, "learning rate"),
+    (lambda p: optim.SGD([p], lr=float("nan")), ValueError, "learning rate"),
+    (lambda p: optim.SGD([p], lr="0.1"), TypeError, "real number"),
+    (lambda p: optim.SGD([p], lr=0.1, momentum=-0.5), ValueError, "momentum"),
+    (lambda p: optim.SGD([p], lr=0.1, momentum=1.5), ValueError, "momentum"),
+    (lambda p: optim.SGD([p], lr=0.1, nesterov=True), ValueError, "Nesterov"),
+    (lambda p: optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError, "Nesterov"),
+    (lambda p: optim.SGD([p], lr=0.1, weight_decay=-1), ValueError, "weight_decay"),
+    (lambda p: optim.Adam([p], betas=(1.0, 0.999)), ValueError, "beta"),
+    (lambda p: optim.Adam([p], betas=(0.9, -0.1)), ValueError, "beta"),
+    (lambda p: optim.Adam([p], betas=0.9), ValueError, "betas"),
+    (lambda p: optim.AdamW([p], eps=-1e-8), ValueError, "epsilon"),
+    (lambda p: optim.AdaGrad([p], lr_decay=-1), ValueError, "lr_decay"),
+    (lambda p: optim.AdaGrad([p], initial_accumulator_value=-1), ValueError, "initial_accumulator"),
+    (lambda p: optim.RMSProp([p], alpha=1.5), ValueError, "alpha"),
+    (lambda p: optim.SGD([{"params": [p], "lr": -1}], lr=0.1), ValueError, "learning rate"),
+    (lambda p: optim.SGD([{"lr": 1}], lr=0.1), TypeError, "params"),
+])
+def test_bad_input_raises(make, err, match):
+    p = Parameter(np.ones(2))
+    with pytest.raises(err, match=match):
+        make(p)
+    np.testing.assert_array_equal(p.data, 1.0)
+
+
+def test_bad_param_group_leaves_optimizer_unchanged():
+    a, b = Parameter(np.zeros(2)), Parameter(np.zeros(2))
+    opt = optim.SGD([a], lr=0.1)
+    for bad in ({"params": [b], "lr": -1.0}, {"params": [a]}, {"params": [b, "x"]}):
+        with pytest.raises((ValueError, TypeError)):
+            opt.add_param_group(bad)
+    assert len(opt.param_groups) == 1
+
+
+# ---- schedulers --------------------------------------------------------------------------------------
+def test_step_lr():
+    opt = optim.SGD([Parameter(np.zeros(1))], lr=1.0)
+    sched = optim.StepLR(opt, step_size=3, gamma=0.5)
+    lrs = []
+    for _ in range(9):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
+    assert sched.get_last_lr() == [0.125]
+
+
+def test_cosine_annealing_lr_and_resume():
+    opt = optim.Adam([{"params": [Parameter(np.zeros(1))], "lr": 0.1},
+                      {"params": [Parameter(np.zeros(1))], "lr": 0.01}])
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10, eta_min=0.001)
+    for epoch in range(1, 11):
+        sched.step()
+        for g, base in zip(opt.param_groups, (0.1, 0.01)):
+            expected = 0.001 + (base - 0.001) * (1 + math.cos(math.pi * epoch / 10)) / 2
+            assert g["lr"] == pytest.approx(expected, rel=1e-12)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.001)
+    sd = sched.state_dict()
+    opt2 = optim.Adam([{"params": [Parameter(np.zeros(1))], "lr": 0.1},
+                       {"params": [Parameter(np.zeros(1))], "lr": 0.01}])
+    sched2 = optim.CosineAnnealingLR(opt2, T_max=10, eta_min=0.001)
+    sched2.load_state_dict(sd)
+    sched.step()
+    sched2.step()
+    assert sched2.get_last_lr() == sched.get_last_lr()
+
+
+def test_scheduler_bad_input():
+    opt = optim.SGD([Parameter(np.zeros(1))], lr=1.0)
+    with pytest.raises(ValueError):
+        optim.StepLR(opt, step_size=0)
+    with pytest.raises(ValueError):
+        optim.CosineAnnealingLR(opt, T_max=0)
+    with pytest.raises(TypeError):
+        optim.StepLR(object(), step_size=1)
+
+
+def test_schedulers_match_torch():
+    torch = pytest.importorskip("torch")
+    opt = optim.SGD([Parameter(np.zeros(1))], lr=0.3)
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.3)
+    for mine, theirs in [(optim.StepLR(opt, 4, gamma=0.3), torch.optim.lr_scheduler.StepLR(topt, 4, gamma=0.3))]:
+        for _ in range(12):
+            topt.step()
+            mine.step()
+            theirs.step()
+            assert mine.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-12)
+    opt = optim.SGD([Parameter(np.zeros(1))], lr=0.3)
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.3)
+    mine, theirs = optim.CosineAnnealingLR(opt, 7, 0.01), torch.optim.lr_scheduler.CosineAnnealingLR(topt, 7, 0.01)
+    for _ in range(20):
+        topt.step()
+        mine.step()
+        theirs.step()
+        assert mine.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-9, abs=1e-12)
