@@ -116,13 +116,25 @@ class Module:
             yield m
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, Parameter) in definition order; a shared Parameter is yielded once."""
-        seen: set[int] = set()
-        for mname, m in self.named_modules(prefix):
-            for name, v in m._members():
-                if isinstance(v, Parameter) and id(v) not in seen:
-                    seen.add(id(v))
-                    yield (f"{mname}.{name}" if mname else name), v
+        """(dotted name, Parameter) in definition order, depth first (a sub-module's parameters at
+        the place the sub-module was assigned); a shared Parameter or Module is visited once."""
+        seen_p: set[int] = set()
+        seen_m = {id(self)}
+        stack = [(prefix, self._members())]  # iterative depth-first walk over member iterators
+        while stack:
+            pre, members = stack[-1]
+            for name, v in members:
+                full = f"{pre}.{name}" if pre else name
+                if isinstance(v, Parameter):
+                    if id(v) not in seen_p:
+                        seen_p.add(id(v))
+                        yield full, v
+                elif id(v) not in seen_m:
+                    seen_m.add(id(v))
+                    stack.append((full, v._members()))
+                    break
+            else:
+                stack.pop()
 
     def parameters(self) -> Iterator[Parameter]:
         for _, p in self.named_parameters():
