@@ -39,14 +39,18 @@ def as_array(data: Any) -> np.ndarray:
 class no_grad(contextlib.ContextDecorator):
     """Context manager and decorator: inside it no op is recorded and results do not require grad."""
 
+    def __init__(self) -> None:
+        # A stack, not one saved flag: a decorated function re-enters the same instance when it recurses.
+        self._prev: list[bool] = []
+
     def __enter__(self) -> None:
         global _grad_enabled
-        self._prev = _grad_enabled
+        self._prev.append(_grad_enabled)
         _grad_enabled = False
 
     def __exit__(self, *exc: object) -> None:
         global _grad_enabled
-        _grad_enabled = self._prev
+        _grad_enabled = self._prev.pop()
 
 
 def is_grad_enabled() -> bool:
