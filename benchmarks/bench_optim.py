@@ -7,7 +7,7 @@ hottest case, several formulations are compared (and torch.optim.Adagrad if torc
 installed, for reference only).
 
     python benchmarks/bench_optim.py            # full size
-    python benchmarks/bench_optim.py --quick    # toy size smoke run
+    python benchmarks/bench_optim.py --quick    # toy size smoke run (--no-torch: skip torch)
 """
 from __future__ import annotations
 
@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="toy shapes and few repeats (smoke test)")
     ap.add_argument("--repeats", type=int, default=None, help="interleaved repeats (median over them)")
     ap.add_argument("--number", type=int, default=None, help="steps per timing sample")
+    ap.add_argument("--no-torch", action="store_true", help="skip the torch.optim.Adagrad reference")
     args = ap.parse_args(argv)
     shapes = TOY_SHAPES if args.quick else SEED_SHAPES
     repeats = args.repeats or (3 if args.quick else 15)
@@ -227,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     for dtype in (np.float32, np.float64):
         steps = {}
         for label, build in ADAGRAD_VARIANTS:
+            if args.no_torch and build is torch_adagrad:
+                continue
             P, G = arrays(shapes, dtype)
             f = build(P, G)
             if f is not None:
