@@ -251,7 +251,9 @@ class Tensor:
             for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
                 if not needs:
                     continue
-                if pg.shape != parent._data.shape:
+                if pg is None:  # a custom backward may return None for an input: a zero gradient
+                    pg = np.zeros_like(parent._data)
+                elif pg.shape != parent._data.shape:
                     pg = _unbroadcast(pg, parent._data.shape)
                 key = id(parent)
                 if key in grads:
