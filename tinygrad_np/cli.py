@@ -1,0 +1,236 @@
+"""Command line: `python -m tinygrad_np mnist` (the main job) and `python -m tinygrad_np compare`.
+
+    python -m tinygrad_np mnist                         # 784-400-200-10 ReLU, ~98% test accuracy
+    python -m tinygrad_np mnist --activation tanh --init simple --optimizer adagrad --lr 0.01 --epochs 5
+    python -m tinygrad_np mnist --limit 2000 --epochs 1 --plot curves.png
+    python -m tinygrad_np compare --epochs 5            # the seed's experiments, as a Markdown table
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+import numpy as np
+
+from tinygrad_np.classifier import INITIALIZERS, OPTIMIZERS, DeepNeuralNetworkClassifier
+from tinygrad_np.data import train_val_split
+from tinygrad_np.datasets import mnist
+
+# The seed's experiments (problem 9): name -> classifier arguments.
+COMPARE = {
+    "relu-400-200-sgd": dict(hidden_layer_sizes=(400, 200), activation="relu", optimizer="sgd"),
+    "relu-400-200-momentum": dict(hidden_layer_sizes=(400, 200), activation="relu", optimizer="momentum"),
+    "relu-400-200-adam": dict(hidden_layer_sizes=(400, 200), activation="relu", optimizer="adam"),
+    "relu-400-200-adagrad": dict(hidden_layer_sizes=(400, 200), activation="relu", optimizer="adagrad"),
+    "relu-400-sgd": dict(hidden_layer_sizes=(400,), activation="relu", optimizer="sgd"),
+    "relu-400-200-100-sgd": dict(hidden_layer_sizes=(400, 200, 100), activation="relu", optimizer="sgd"),
+    "tanh-400-200-sgd": dict(hidden_layer_sizes=(400, 200), activation="tanh", optimizer="sgd"),
+    "sigmoid-400-200-sgd": dict(hidden_layer_sizes=(400, 200), activation="sigmoid", optimizer="sgd"),
+    "seed": dict(hidden_layer_sizes=(400, 200), activation="tanh", initializer="simple",
+                 optimizer="adagrad", lr=0.01),
+}
+
+
+class CliError(Exception):
+    """A problem to report on one line, with exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return v
+
+
+def _add_common(p: argparse.ArgumentParser, epochs: int) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=_positive_int, default=epochs, help=f"passes over the training set (default {epochs})")
+    g.add_argument("--batch-size", type=_positive_int, default=20, help="examples per step; the loss is their mean (default 20)")
+    g.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling and the validation split (default 0)")
+    g.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="weights and computation (default float32)")
+    g.add_argument("--threads", type=_positive_int, default=1,
+                   help="OpenBLAS threads in the training loop; 1 is fastest at small batches (default 1)")
+    d = p.add_argument_group("data")
+    d.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                   help="train on the first N training examples only (quick runs)")
+    d.add_argument("--val-fraction", type=_fraction, default=0.2, metavar="F",
+                   help="share of the training examples held out for validation, as the seed did (default 0.2; 0: none)")
+    d.add_argument("--data", default=None, metavar="DIR",
+                   help="folder with the four MNIST IDX files (default: $TINYGRAD_NP_DATA, the shipped copy, the user cache)")
+    d.add_argument("--download", action="store_true",
+                   help="if MNIST is found nowhere, download it (~11 MB, checksummed) into the user cache")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinygrad-np", description="tinygrad_np: train on MNIST from the command line.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    m = sub.add_parser("mnist", help="train one network on MNIST and report its test accuracy (the main job)",
+                       description="Train a fully connected network on MNIST (the seed's 784-400-200-10 by default), "
+                                   "printing train loss, val loss, val accuracy and seconds per epoch, then the "
+                                   "test accuracy.")
+    n = m.add_argument_group("network")
+    n.add_argument("--hidden", type=_positive_int, nargs="*", default=[400, 200], metavar="N",
+                   help="hidden layer widths (default: 400 200); none: softmax regression")
+    n.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu", help="(default relu)")
+    n.add_argument("--init", choices=INITIALIZERS, default="auto",
+                   help="weights: auto = He for relu, Xavier otherwise; simple = Gaussian sigma 0.01, the seed's (default auto)")
+    n.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd",
+                   help="momentum = SGD with momentum 0.9 (default sgd)")
+    n.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default per optimizer: " +
+                        ", ".join(f"{k} {v[2]:g}" for k, v in OPTIMIZERS.items()) + ")")
+    _add_common(m, epochs=10)
+    o = m.add_argument_group("output")
+    o.add_argument("--save", metavar="PATH", help="write the trained classifier to PATH (.npz; DeepNeuralNetworkClassifier.load)")
+    o.add_argument("--plot", metavar="PNG", help="draw the learning curves (loss and accuracy per epoch, train vs val) "
+                                                 "to PNG; needs matplotlib (pip install 'tinygrad_np[plot]')")
+    o.add_argument("--quiet", action="store_true", help="print only the test accuracy")
+
+    c = sub.add_parser("compare", help="train the seed's experiments and print a Markdown table",
+                       description="Train several networks (depths, ReLU/Tanh/Sigmoid, SGD/momentum/AdaGrad/Adam, and "
+                                   "the seed's own setting: tanh, Gaussian sigma 0.01, AdaGrad lr 0.01) and print a "
+                                   "Markdown table of test accuracy, final train/val loss and seconds per epoch.")
+    c.add_argument("--configs", nargs="+", choices=tuple(COMPARE), default=list(COMPARE), metavar="NAME",
+                   help="which networks to train (default all: " + ", ".join(COMPARE) + ")")
+    _add_common(c, epochs=5)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
+    try:
+        (X, y), (X_test, y_test) = mnist.load_data(args.data, flatten=True, normalize=True, download=args.download)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        raise CliError(str(e)) from None
+    if args.limit is not None:
+        X, y = X[:args.limit], y[:args.limit]
+    X_val = y_val = None
+    if args.val_fraction > 0:
+        if len(X) < 2 or int(np.ceil(args.val_fraction * len(X))) >= len(X):
+            raise CliError(f"--val-fraction {args.val_fraction} leaves no training examples out of {len(X)}")
+        X, X_val, y, y_val = train_val_split(X, y, args.val_fraction, random_state=args.seed)
+    return X, y, X_val, y_val, X_test, y_test
+
+
+def _architecture(n_in: int, hidden: Sequence[int], n_out: int) -> str:
+    return "-".join(str(n) for n in (n_in, *hidden, n_out))
+
+
+def _check_plot_available() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CliError("--plot needs matplotlib, which is not installed: pip install 'tinygrad_np[plot]' "
+                       "(or pip install matplotlib)") from None
+
+
+def plot_curves(clf: DeepNeuralNetworkClassifier, path: str, title: str = "") -> None:
+    """Loss and accuracy per epoch, train vs val, side by side, to an image file."""
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = np.arange(1, len(clf.loss_train_) + 1)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for ax, train, val, label in ((ax_loss, clf.loss_train_, clf.loss_val_, "loss (cross-entropy)"),
+                                  (ax_acc, clf.accuracy_train_, clf.accuracy_val_, "accuracy")):
+        ax.plot(epochs, train, "o-", label="train")
+        if val:
+            ax.plot(epochs, val, "o-", label="val")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=100)
+
+
+def cmd_mnist(args: argparse.Namespace) -> int:
+    if args.plot:
+        _check_plot_available()
+    X, y, X_val, y_val, X_test, y_test = _load(args)
+    clf = DeepNeuralNetworkClassifier(
+        hidden_layer_sizes=tuple(args.hidden), activation=args.activation, initializer=args.init,
+        optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+        dtype=args.dtype, random_state=args.seed, verbose=not args.quiet, blas_threads=args.threads)
+    arch = _architecture(X.shape[1], args.hidden, 10)
+    lr = args.lr if args.lr is not None else OPTIMIZERS[args.optimizer][2]
+    desc = f"{arch} {args.activation}, init {args.init}, {args.optimizer} lr {lr:g}, batch {args.batch_size}, {args.dtype}"
+    if not args.quiet:
+        val = f", {len(X_val)} validation" if X_val is not None else ""
+        print(f"MNIST: {len(X)} training{val}, {len(X_test)} test examples; {desc}", flush=True)
+    try:
+        clf.fit(X, y, X_val, y_val)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    acc = clf.score(X_test, y_test)
+    per_epoch = float(np.mean(clf.epoch_time_))
+    print(f"test accuracy {100 * acc:.2f}%  ({args.epochs} epochs, {per_epoch:.2f} s/epoch)", flush=True)
+    if args.save:
+        clf.save(args.save)
+        print(f"saved the classifier to {args.save}")
+    if args.plot:
+        plot_curves(clf, args.plot, title=f"MNIST {desc}: test accuracy {100 * acc:.2f}%")
+        print(f"wrote the learning curves to {args.plot}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    X, y, X_val, y_val, X_test, y_test = _load(args)
+    print(f"MNIST: {len(X)} training, {0 if X_val is None else len(X_val)} validation, {len(X_test)} test examples; "
+          f"{args.epochs} epochs, batch {args.batch_size}, {args.dtype}, seed {args.seed}", file=sys.stderr, flush=True)
+    rows = []
+    for name in args.configs:
+        kw = dict(COMPARE[name])
+        clf = DeepNeuralNetworkClassifier(**kw, epochs=args.epochs, batch_size=args.batch_size, dtype=args.dtype,
+                                          random_state=args.seed, blas_threads=args.threads)
+        start = time.perf_counter()
+        clf.fit(X, y, X_val, y_val)
+        acc = clf.score(X_test, y_test)
+        lr = kw.get("lr") or OPTIMIZERS[kw["optimizer"]][2]
+        init_name = kw.get("initializer", "auto")
+        if init_name == "auto":
+            init_name = "he" if kw["activation"] == "relu" else "xavier"
+        if init_name == "simple":
+            init_name = "simple 0.01"
+        rows.append((name, _architecture(X.shape[1], kw["hidden_layer_sizes"], 10), kw["activation"], init_name,
+                     f"{kw['optimizer']} {lr:g}", f"{100 * acc:.2f}%", f"{clf.loss_train_[-1]:.4f}",
+                     f"{clf.loss_val_[-1]:.4f}" if clf.loss_val_ else "-", f"{np.mean(clf.epoch_time_):.2f}"))
+        print(f"  {name}: test accuracy {100 * acc:.2f}% ({time.perf_counter() - start:.0f} s)", file=sys.stderr,
+              flush=True)
+    header = ("config", "network", "activation", "init", "optimizer", "test acc", "train loss", "val loss", "s/epoch")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if i < 5 else "---:" for i in range(len(header))) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m tinygrad_np` and the `tinygrad-np` script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return {"mnist": cmd_mnist, "compare": cmd_compare}[args.command](args)
+    except CliError as e:
+        print(f"tinygrad-np {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
