@@ -59,25 +59,32 @@ def _fraction(text: str) -> float:
 
 def _add_common(p: argparse.ArgumentParser, epochs: int) -> None:
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=_positive_int, default=epochs, help=f"passes over the training set (default {epochs})")
-    g.add_argument("--batch-size", type=_positive_int, default=20, help="examples per step; the loss is their mean (default 20)")
-    g.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling and the validation split (default 0)")
-    g.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="weights and computation (default float32)")
+    g.add_argument("--epochs", type=_positive_int, default=epochs,
+                   help=f"passes over the training set (default {epochs})")
+    g.add_argument("--batch-size", type=_positive_int, default=20,
+                   help="examples per step; the loss is their mean (default 20)")
+    g.add_argument("--seed", type=int, default=0,
+                   help="seeds the weights, the shuffling and the validation split (default 0)")
+    g.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="weights and computation (default float32)")
     g.add_argument("--threads", type=_positive_int, default=1,
                    help="OpenBLAS threads in the training loop; 1 is fastest at small batches (default 1)")
     d = p.add_argument_group("data")
     d.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                    help="train on the first N training examples only (quick runs)")
     d.add_argument("--val-fraction", type=_fraction, default=0.2, metavar="F",
-                   help="share of the training examples held out for validation, as the seed did (default 0.2; 0: none)")
+                   help="share of the training examples held out for validation, as the seed did "
+                        "(default 0.2; 0: none)")
     d.add_argument("--data", default=None, metavar="DIR",
-                   help="folder with the four MNIST IDX files (default: $TINYGRAD_NP_DATA, the shipped copy, the user cache)")
+                   help="folder with the four MNIST IDX files "
+                        "(default: $TINYGRAD_NP_DATA, the shipped copy, the user cache)")
     d.add_argument("--download", action="store_true",
                    help="if MNIST is found nowhere, download it (~11 MB, checksummed) into the user cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tinygrad-np", description="tinygrad_np: train on MNIST from the command line.")
+    parser = argparse.ArgumentParser(prog="tinygrad-np",
+                                     description="tinygrad_np: train on MNIST from the command line.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     m = sub.add_parser("mnist", help="train one network on MNIST and report its test accuracy (the main job)",
@@ -89,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hidden layer widths (default: 400 200); none: softmax regression")
     n.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu", help="(default relu)")
     n.add_argument("--init", choices=INITIALIZERS, default="auto",
-                   help="weights: auto = He for relu, Xavier otherwise; simple = Gaussian sigma 0.01, the seed's (default auto)")
+                   help="weights: auto = He for relu, Xavier otherwise; simple = Gaussian sigma 0.01, "
+                        "the seed's (default auto)")
     n.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd",
                    help="momentum = SGD with momentum 0.9 (default sgd)")
     n.add_argument("--lr", type=float, default=None,
@@ -97,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                         ", ".join(f"{k} {v[2]:g}" for k, v in OPTIMIZERS.items()) + ")")
     _add_common(m, epochs=10)
     o = m.add_argument_group("output")
-    o.add_argument("--save", metavar="PATH", help="write the trained classifier to PATH (.npz; DeepNeuralNetworkClassifier.load)")
+    o.add_argument("--save", metavar="PATH",
+                   help="write the trained classifier to PATH (.npz; DeepNeuralNetworkClassifier.load)")
     o.add_argument("--plot", metavar="PNG", help="draw the learning curves (loss and accuracy per epoch, train vs val) "
                                                  "to PNG; needs matplotlib (pip install 'tinygrad_np[plot]')")
     o.add_argument("--quiet", action="store_true", help="print only the test accuracy")
@@ -172,7 +181,8 @@ def cmd_mnist(args: argparse.Namespace) -> int:
         dtype=args.dtype, random_state=args.seed, verbose=not args.quiet, blas_threads=args.threads)
     arch = _architecture(X.shape[1], args.hidden, 10)
     lr = args.lr if args.lr is not None else OPTIMIZERS[args.optimizer][2]
-    desc = f"{arch} {args.activation}, init {args.init}, {args.optimizer} lr {lr:g}, batch {args.batch_size}, {args.dtype}"
+    desc = (f"{arch} {args.activation}, init {args.init}, {args.optimizer} lr {lr:g}, "
+            f"batch {args.batch_size}, {args.dtype}")
     if not args.quiet:
         val = f", {len(X_val)} validation" if X_val is not None else ""
         print(f"MNIST: {len(X)} training{val}, {len(X_test)} test examples; {desc}", flush=True)
@@ -194,8 +204,9 @@ def cmd_mnist(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     X, y, X_val, y_val, X_test, y_test = _load(args)
-    print(f"MNIST: {len(X)} training, {0 if X_val is None else len(X_val)} validation, {len(X_test)} test examples; "
-          f"{args.epochs} epochs, batch {args.batch_size}, {args.dtype}, seed {args.seed}", file=sys.stderr, flush=True)
+    n_val = 0 if X_val is None else len(X_val)
+    print(f"MNIST: {len(X)} training, {n_val} validation, {len(X_test)} test examples; {args.epochs} epochs, "
+          f"batch {args.batch_size}, {args.dtype}, seed {args.seed}", file=sys.stderr, flush=True)
     rows = []
     for name in args.configs:
         kw = dict(COMPARE[name])
