@@ -274,6 +274,13 @@ def test_custom_function_broadcast_gradient_is_summed_back() -> None:
     np.testing.assert_allclose(b.grad, [3.0, 3.0, 3.0])
 
 
+@pytest.mark.parametrize("p, expected", [(0, [0.0, 0.0]), (1, [1.0, 1.0]), (2, [0.0, 4.0]), (3, [0.0, 12.0])])
+def test_integer_powers_have_finite_gradients_at_zero(p, expected) -> None:
+    x = leaf([0.0, 2.0])
+    (x ** p).sum().backward()
+    np.testing.assert_array_equal(x.grad, expected)  # p * x**(p-1), and 0 for p = 0
+
+
 # ---- kinks, ties and stability ------------------------------------------------------------------
 @pytest.mark.parametrize("relu", [lambda t: t.relu(), F.relu], ids=["Tensor.relu", "F.relu"])
 def test_relu_gradient_at_zero_is_zero(relu) -> None:

@@ -116,6 +116,8 @@ class Pow(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         p = ctx.exponent
+        if p == 0:  # d/dx x**0 = 0, also at x = 0 (where p * x**-1 would give 0 * inf = nan)
+            return np.zeros_like(grad)
         return grad * (p * np.power(x, p - 1))
 
 
