@@ -13,7 +13,7 @@ Arrays are drawn small (sides 1..4, up to 3 dims, values in [-3, 3]) so that a
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from hypothesis import strategies as st
@@ -114,7 +114,7 @@ def arrays(draw: st.DrawFn, shape: Shape | st.SearchStrategy[Shape] | None = Non
 @st.composite
 def tensors(draw: st.DrawFn, shape: Shape | st.SearchStrategy[Shape] | None = None,
             dtype: type | np.dtype = np.float64, min_value: float = -3.0, max_value: float = 3.0, *,
-            requires_grad: bool = True, **kwargs) -> Tensor:
+            requires_grad: bool = True, **kwargs: Any) -> Tensor:
     """A Tensor (requires_grad=True by default) holding an array drawn by `arrays` with the same arguments.
 
     The Tensor shares the drawn array, so non-contiguous views stay non-contiguous.
