@@ -471,3 +471,48 @@ def test_broadcast_gradient_sums_over_broadcast_axes(shapes, data) -> None:
     expected = w.sum(axis=tuple(range(lead))) if lead else w
     expected = expected.sum(axis=tuple(i for i, n in enumerate(a.shape) if n == 1), keepdims=True)
     np.testing.assert_allclose(a.grad, expected.reshape(a.shape))
+
+
+class _WrongShapeGrad(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[..., :1].repeat(3, axis=-1)[..., :2]  # shape (…, 2) for a (…, 3) input
+
+
+class _FailingBackward(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.fail:
+            raise ArithmeticError("boom")
+        return grad
+
+
+def test_custom_backward_with_a_wrongly_shaped_gradient_raises_naming_the_op() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"_WrongShapeGrad.*\(2, 2\).*\(2, 3\)"):
+        _WrongShapeGrad.apply(x).sum().backward()
+    assert x.grad is None
+
+
+def test_failed_backward_changes_no_grad_and_frees_nothing() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    y = _FailingBackward.apply(x)
+    y._ctx.fail = True
+    loss = (y * w).sum()
+    with pytest.raises(ArithmeticError):
+        loss.backward()
+    assert w.grad is None and x.grad is None
+    y._ctx.fail = False
+    loss.backward()  # the graph is intact: a retry works and gives the right answer
+    np.testing.assert_array_equal(w.grad, [3.0, 4.0])
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])

@@ -24,9 +24,9 @@ def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tupl
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimension(s)")
-        out.append(int(a) % max(ndim, 1))
+        out.append(int(a) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out))

@@ -113,7 +113,7 @@ class Function:
             out = cls.forward(ctx, *raw, **kwargs)
         except ValueError as e:
             shapes = " and ".join(str(np.shape(a)) for a in raw if isinstance(a, np.ndarray))
-            raise ValueError(f"{cls.__name__.lower()}: incompatible shapes {shapes} ({e})") from None
+            raise ValueError(f"{cls.__name__.lower()}: {e} (input shapes {shapes})") from None
         if _grad_enabled:
             needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
             if True in needs:
@@ -130,9 +130,12 @@ def _release(ctx: Function) -> None:
     d["parents"] = None
 
 
-def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.ndarray:
     """Sum `grad` over the axes along which an input of `shape` was broadcast."""
     lead = grad.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[lead:])):
+        raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape {grad.shape} "
+                           f"for an input of shape {shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
@@ -237,6 +240,7 @@ class Tensor:
         pending = self._topological_order()
         grads: dict[int, np.ndarray] = {id(self): grad}
         leaf_grads: list[tuple[Tensor, np.ndarray]] = []
+        done: list[Function] = []
         ready = [self]
         while ready:
             node = ready.pop()
@@ -254,7 +258,7 @@ class Tensor:
                 if pg is None:  # a custom backward may return None for an input: a zero gradient
                     pg = np.zeros_like(parent._data)
                 elif pg.shape != parent._data.shape:
-                    pg = _unbroadcast(pg, parent._data.shape)
+                    pg = _unbroadcast(pg, parent._data.shape, ctx)
                 key = id(parent)
                 if key in grads:
                     grads[key] = grads[key] + pg
@@ -263,9 +267,12 @@ class Tensor:
                 pending[key] -= 1
                 if pending[key] == 0:
                     ready.append(parent)
-            if not retain_graph:
-                _release(ctx)
+            done.append(ctx)
+        # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
         self._store_leaf_grads(leaf_grads, grad)
+        if not retain_graph:
+            for ctx in done:
+                _release(ctx)
 
     def _topological_order(self) -> dict[int, int]:
         """Count, for every node that needs a gradient, how many graph edges reach it.
