@@ -1,11 +1,17 @@
-"""Limit OpenBLAS's thread pool while a small-batch training loop runs.
+"""The OpenBLAS that NumPy loaded, reached directly for two things NumPy does not expose.
 
-At batch 20 a layer's matmul is ~20 x 784 x 400: far too small to split across threads.
-OpenBLAS splits it anyway, and on a machine whose cores are busy its threads wait on each
-other: measured on a shared 2-core machine, a 784-400-200-10 step took 14 ms with the
-default pool against 0.8 ms with one thread.  `blas_threads(1)` sets the pool of every
-OpenBLAS that NumPy loaded (found in /proc/self/maps, as threadpoolctl does) and restores
-it on exit.  Where that is not possible (another BLAS, another OS) it does nothing.
+1. Its thread pool.  At batch 20 a layer's matmul is ~20 x 784 x 400: far too small to
+   split across threads.  OpenBLAS splits it anyway, and on a machine whose cores are busy
+   its threads wait on each other: measured on a shared 2-core machine, a 784-400-200-10
+   step took 14 ms with the default pool against 0.8 ms with one thread.  `blas_threads(1)`
+   sets the pool of every OpenBLAS mapped into the process (found in /proc/self/maps, as
+   threadpoolctl does) and restores it on exit.
+2. `axpy` (y += alpha * x): one pass over memory where NumPy needs two (`alpha * x` into a
+   scratch array, then `y +=`).  Every optimizer ends with such an update, and at batch 20
+   one pass over the weights is a sizeable part of a training step.  The kernel is checked
+   against NumPy once before it is used.
+
+Where OpenBLAS is not found (another BLAS, another OS) both fall back to plain NumPy.
 """
 from __future__ import annotations
 
@@ -13,9 +19,32 @@ import contextlib
 import ctypes
 from typing import Any, Iterator
 
+import numpy as np
+
 _NAMES = [(f"{p}_get_num_threads{s}", f"{p}_set_num_threads{s}")
           for p in ("openblas", "scipy_openblas") for s in ("", "64_", "_64_")]
+_AXPY_PREFIXES = ("scipy_cblas_", "cblas_")
+_AXPY_SUFFIXES = ("64_", "_64", "")
+# Below this size the ctypes call costs more than NumPy's second pass.
+_AXPY_MIN_SIZE = 8192
+
 _libs: list[tuple[Any, Any]] | None = None  # (get_num_threads, set_num_threads) per library
+_axpy_kernels: dict[np.dtype, Any] | None = None  # dtype -> cblas ?axpy
+
+
+def _openblas_paths() -> list[str]:
+    try:
+        with open("/proc/self/maps") as f:
+            return sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
+    except OSError:
+        return []
+
+
+def _load(path: str) -> Any:
+    try:
+        return ctypes.CDLL(path)
+    except OSError:
+        return None
 
 
 def _openblas_libs() -> list[tuple[Any, Any]]:
@@ -24,21 +53,61 @@ def _openblas_libs() -> list[tuple[Any, Any]]:
     if _libs is not None:
         return _libs
     _libs = []
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line})
-    except OSError:
-        return _libs
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
+    for lib in filter(None, map(_load, _openblas_paths())):
         for get, set_ in _NAMES:
             if hasattr(lib, get) and hasattr(lib, set_):
                 _libs.append((getattr(lib, get), getattr(lib, set_)))
                 break
     return _libs
+
+
+def _find_axpy() -> dict[np.dtype, Any]:
+    """cblas_saxpy / cblas_daxpy of the first OpenBLAS that has them and computes them right.
+
+    Sizes and strides are passed as 64-bit integers: right for ILP64 builds, and for LP64
+    builds the 64-bit ABIs read the low 32 bits of the same register.
+    """
+    kernels: dict[np.dtype, Any] = {}
+    for lib in filter(None, map(_load, _openblas_paths())):
+        for pre in _AXPY_PREFIXES:
+            for suf in _AXPY_SUFFIXES:
+                found = {dt: getattr(lib, f"{pre}{c}axpy{suf}", None)
+                         for dt, c in ((np.dtype(np.float32), "s"), (np.dtype(np.float64), "d"))}
+                if all(found.values()):
+                    for dt, fn in found.items():
+                        scalar = ctypes.c_float if dt == np.float32 else ctypes.c_double
+                        fn.argtypes = [ctypes.c_int64, scalar, ctypes.c_void_p, ctypes.c_int64,
+                                       ctypes.c_void_p, ctypes.c_int64]
+                        fn.restype = None
+                        if _kernel_is_right(fn, dt):
+                            kernels[dt] = fn
+                    return kernels
+    return kernels
+
+
+def _kernel_is_right(fn: Any, dtype: np.dtype) -> bool:
+    x = np.arange(1, 11, dtype=dtype)
+    y = np.full(12, 7, dtype=dtype)  # two guard elements past the 10 the kernel may write
+    fn(10, -0.5, x.ctypes.data, 1, y.ctypes.data, 1)
+    return bool(np.array_equal(y, np.r_[7 - 0.5 * x, 7, 7].astype(dtype)))
+
+
+def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
+    """y += alpha * x, in place.  x, y, scratch: arrays of one shape and dtype.
+
+    One BLAS pass for large C-contiguous float arrays; otherwise two NumPy passes through
+    `scratch` (which may be x itself when x is no longer needed).
+    """
+    global _axpy_kernels
+    if y.size >= _AXPY_MIN_SIZE and x.dtype == y.dtype and x.flags.c_contiguous and y.flags.c_contiguous:
+        if _axpy_kernels is None:
+            _axpy_kernels = _find_axpy()
+        fn = _axpy_kernels.get(y.dtype)
+        if fn is not None:
+            fn(y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+            return
+    np.multiply(x, alpha, out=scratch)
+    np.add(y, scratch, out=y)
 
 
 def get_threads() -> list[int]:

@@ -85,7 +85,8 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
         if t.shape[0] != n:
             raise ValueError(f"softmax_cross_entropy: {t.shape[0]} labels for {n} rows of logits "
                              f"(shapes {logits.shape} and {t.shape})")
-        if n and (t.min() < 0 or t.max() >= c):
+        # One reduction checks both ends: viewed as unsigned, a negative label is huge.
+        if n and t.view(f"u{t.itemsize}").max() >= c:
             bad = t[(t < 0) | (t >= c)][0]
             raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
     elif t.shape != logits.shape:

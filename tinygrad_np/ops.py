@@ -237,10 +237,13 @@ class Linear(Function):
     def backward(ctx, grad):
         x, W = ctx.saved_tensors
         need_x, need_W, need_b = ctx.needs_input_grad
-        g2 = grad.reshape(-1, grad.shape[-1])
+        if grad.ndim != 2:  # batch dims: fold them into one
+            x, grad2 = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
+        else:
+            grad2 = grad
         dx = np.matmul(grad, W.T) if need_x else None
-        dW = np.matmul(x.reshape(-1, x.shape[-1]).T, g2) if need_W else None
-        db = g2.sum(axis=0) if need_b else None
+        dW = np.matmul(x.T, grad2) if need_W else None
+        db = grad2.sum(axis=0) if need_b else None
         return dx, dW, db
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from tinygrad_np._blas import axpy
 from tinygrad_np.tensor import Parameter
 
 __all__ = ["Optimizer", "SGD", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "Adam", "AdamW",
@@ -233,12 +234,9 @@ class SGD(Optimizer):
             d = p.data
             s = self._buf(p, d)
             if not mu:
-                if wd:  # p - lr*(g + wd*p) == p*(1 - lr*wd) - lr*g: 3 passes instead of 4
-                    np.multiply(g, lr, out=s)
+                if wd:  # p - lr*(g + wd*p) == p*(1 - lr*wd) - lr*g
                     np.multiply(d, 1.0 - lr * wd, out=d)
-                else:
-                    np.multiply(g, lr, out=s)
-                np.subtract(d, s, out=d)
+                axpy(-lr, g, d, s)
                 continue
             if wd:  # g' = g + wd*p, kept in the scratch array
                 np.multiply(d, wd, out=s)
@@ -260,10 +258,9 @@ class SGD(Optimizer):
                 else:
                     np.multiply(buf, mu, out=s)
                     np.add(s, g, out=s)
-                np.multiply(s, lr, out=s)
+                axpy(-lr, s, d, s)
             else:
-                np.multiply(buf, lr, out=s)
-            np.subtract(d, s, out=d)
+                axpy(-lr, buf, d, s)
 
 
 class AdaGrad(Optimizer):
@@ -304,14 +301,13 @@ class AdaGrad(Optimizer):
             acc = st["sum"]
             if wd:
                 g = g + wd * d  # rare: one temporary
-            # 7 passes, no allocation: s = g*g; sum += s; s = sqrt(sum); s += eps; s = g/s; s *= clr; p -= s
+            # 6 passes, no allocation: s = g*g; sum += s; s = sqrt(sum); s += eps; s = g/s; p -= clr*s
             np.multiply(g, g, out=s)
             np.add(acc, s, out=acc)
             np.sqrt(acc, out=s)
             np.add(s, eps, out=s)
             np.divide(g, s, out=s)
-            np.multiply(s, clr, out=s)
-            np.subtract(d, s, out=d)
+            axpy(-clr, s, d, s)
 
 
 Adagrad = AdaGrad
@@ -357,8 +353,7 @@ class RMSProp(Optimizer):
             sq = st["square_avg"]
             np.multiply(sq, alpha, out=sq)
             np.multiply(g, g, out=s)
-            np.multiply(s, 1.0 - alpha, out=s)
-            np.add(sq, s, out=sq)
+            axpy(1.0 - alpha, s, sq, s)
             if centered:
                 ga = st["grad_avg"]
                 np.subtract(g, ga, out=s)  # ga.lerp_(g, 1 - alpha)
@@ -375,10 +370,9 @@ class RMSProp(Optimizer):
                 buf = st["momentum_buffer"]
                 np.multiply(buf, mu, out=buf)
                 np.add(buf, s, out=buf)
-                np.multiply(buf, lr, out=s)
+                axpy(-lr, buf, d, s)
             else:
-                np.multiply(s, lr, out=s)
-            np.subtract(d, s, out=d)
+                axpy(-lr, s, d, s)
 
 
 RMSprop = RMSProp
@@ -426,13 +420,11 @@ class Adam(Optimizer):
                 else:
                     g = g + wd * d
             m, v = st["exp_avg"], st["exp_avg_sq"]
-            np.subtract(g, m, out=s)  # m.lerp_(g, 1 - beta1), as PyTorch
-            np.multiply(s, 1.0 - b1, out=s)
-            np.add(m, s, out=m)
+            np.multiply(m, b1, out=m)  # m = beta1*m + (1-beta1)*g  (PyTorch's lerp, up to rounding)
+            axpy(1.0 - b1, g, m, s)
             np.multiply(v, b2, out=v)
             np.multiply(g, g, out=s)
-            np.multiply(s, 1.0 - b2, out=s)
-            np.add(v, s, out=v)
+            axpy(1.0 - b2, s, v, s)
             if amsgrad:
                 vmax = st["max_exp_avg_sq"]
                 np.maximum(vmax, v, out=vmax)

@@ -114,20 +114,25 @@ class Function:
         except ValueError as e:
             shapes = " and ".join(str(np.shape(a)) for a in raw if isinstance(a, np.ndarray))
             raise ValueError(f"{cls.__name__.lower()}: {e} (input shapes {shapes})") from None
+        t = _new_tensor(Tensor)
+        t._data = out if type(out) is np.ndarray else np.asarray(out)
+        t.grad = None
         if _grad_enabled:
-            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
             if True in needs:
                 ctx.parents = args
                 ctx.needs_input_grad = needs
-                return Tensor._make(out, ctx)
-        return Tensor._make(out, None)
+                t.requires_grad = True
+                t._ctx = ctx
+                return t
+        t.requires_grad = False
+        t._ctx = None
+        return t
 
 
 def _release(ctx: Function) -> None:
     """Drop everything a node saved; `parents is None` marks it as freed."""
-    d = ctx.__dict__
-    d.clear()
-    d["parents"] = None
+    ctx.__dict__ = {"parents": None}
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.ndarray:
@@ -139,6 +144,26 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
+
+
+def _store_leaf_grads(leaves: list[Tensor], grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
+    """Accumulate each leaf's gradient into its `.grad`, cast to the leaf's dtype.
+
+    An array handed to two leaves, a view, or the caller's seed is copied, so that later
+    in-place accumulation into one `.grad` can never change another array.
+    """
+    given = {id(seed)}
+    for leaf in leaves:
+        g = grads[leaf]
+        if g.dtype != leaf._data.dtype:
+            g = g.astype(leaf._data.dtype)
+        elif id(g) in given or g.base is not None:
+            g = g.copy()
+        given.add(id(g))
+        if leaf.grad is None:
+            leaf.grad = g
+        else:
+            leaf.grad += g
 
 
 class Tensor:
@@ -157,15 +182,6 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx: Function | None = None
-
-    @classmethod
-    def _make(cls, data: np.ndarray, ctx: Function | None) -> Tensor:
-        t = object.__new__(Tensor)
-        t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
-        t.grad = None
-        t.requires_grad = ctx is not None
-        t._ctx = ctx
-        return t
 
     # ---- array-like attributes -------------------------------------------------------
     @property
@@ -205,7 +221,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor._make(self._data, None)
+        return Tensor(self._data)
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -232,25 +248,25 @@ class Tensor:
             if self._data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for a single-element "
                                    f"output; pass a gradient of shape {self.shape}")
-            grad = np.ones_like(self._data)
+            grad = np.ones(self._data.shape, self._data.dtype)
         else:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad of shape {grad.shape} does not match output shape {self.shape}")
-        pending = self._topological_order()
-        grads: dict[int, np.ndarray] = {id(self): grad}
-        leaf_grads: list[tuple[Tensor, np.ndarray]] = []
+        pending = self._count_consumers()
+        # Tensors hash by identity (they define no __eq__), so they key these dicts directly.
+        grads: dict[Tensor, np.ndarray] = {self: grad}
         done: list[Function] = []
+        leaves: list[Tensor] = []
         ready = [self]
         while ready:
             node = ready.pop()
-            g = grads.pop(id(node))
             ctx = node._ctx
             if ctx is None:
-                leaf_grads.append((node, g))
+                leaves.append(node)
                 continue
-            in_grads = ctx.backward(ctx, g)
-            if not isinstance(in_grads, tuple):
+            in_grads = ctx.backward(ctx, grads.pop(node))
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
                 if not needs:
@@ -259,33 +275,31 @@ class Tensor:
                     pg = np.zeros_like(parent._data)
                 elif pg.shape != parent._data.shape:
                     pg = _unbroadcast(pg, parent._data.shape, ctx)
-                key = id(parent)
-                if key in grads:
-                    grads[key] = grads[key] + pg
+                if parent in grads:
+                    grads[parent] = grads[parent] + pg
                 else:
-                    grads[key] = pg
-                pending[key] -= 1
-                if pending[key] == 0:
+                    grads[parent] = pg
+                left = pending[parent] - 1
+                pending[parent] = left
+                if not left:
                     ready.append(parent)
             done.append(ctx)
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
-        self._store_leaf_grads(leaf_grads, grad)
+        _store_leaf_grads(leaves, grads, grad)
         if not retain_graph:
             for ctx in done:
                 _release(ctx)
 
-    def _topological_order(self) -> dict[int, int]:
-        """Count, for every node that needs a gradient, how many graph edges reach it.
+    def _count_consumers(self) -> dict[Tensor, int]:
+        """For every tensor that needs a gradient, count the graph edges that reach it.
 
         Iterative, so graph depth is unlimited.  A node is processed only after all its
         consumers, so its gradient is summed once before it propagates.
         """
-        pending: dict[int, int] = {}
-        seen = {id(self)}
+        pending: dict[Tensor, int] = {}
         stack = [self]
         while stack:
-            node = stack.pop()
-            ctx = node._ctx
+            ctx = stack.pop()._ctx
             if ctx is None:
                 continue
             if ctx.parents is None:
@@ -293,29 +307,12 @@ class Tensor:
                                    "arrays were freed. Pass retain_graph=True to the first backward call.")
             for parent, needs in zip(ctx.parents, ctx.needs_input_grad):
                 if needs:
-                    key = id(parent)
-                    pending[key] = pending.get(key, 0) + 1
-                    if key not in seen:
-                        seen.add(key)
+                    if parent in pending:
+                        pending[parent] += 1
+                    else:
+                        pending[parent] = 1
                         stack.append(parent)
         return pending
-
-    @staticmethod
-    def _store_leaf_grads(leaf_grads: list[tuple[Tensor, np.ndarray]], seed: np.ndarray) -> None:
-        # Written only after the whole pass succeeded, so an error leaves every .grad as it was.
-        # An array handed to two leaves (or the caller's seed) is copied so that later in-place
-        # accumulation into one .grad can never change another.
-        given = {id(seed)}
-        for leaf, g in leaf_grads:
-            if g.dtype != leaf._data.dtype:
-                g = g.astype(leaf._data.dtype)
-            elif id(g) in given or g.base is not None:
-                g = g.copy()
-            given.add(id(g))
-            if leaf.grad is None:
-                leaf.grad = g
-            else:
-                leaf.grad += g
 
     # ---- operators (the ops live in tinygrad_np.ops) ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -407,5 +404,7 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor"):].replace(", requires_grad=True", "")
 
+
+_new_tensor = object.__new__
 
 from tinygrad_np import ops  # noqa: E402  (ops subclass Function, defined above)
