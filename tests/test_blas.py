@@ -1,0 +1,39 @@
+"""tinygrad_np._blas.axpy: y += alpha * x, through OpenBLAS when found, else NumPy."""
+import numpy as np
+import pytest
+
+from tinygrad_np import _blas
+
+
+@pytest.fixture(params=["blas", "numpy"])
+def kernels(request, monkeypatch):
+    if request.param == "numpy":
+        monkeypatch.setattr(_blas, "_axpy_kernels", {})
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (300, 100), (784, 400)])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_axpy_matches_the_formula_and_keeps_dtype(kernels, dtype, shape, layout):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    y = rng.standard_normal(shape).astype(dtype)
+    if layout == "transposed":
+        x, y = np.asfortranarray(x), np.asfortranarray(y)  # not C-contiguous: the NumPy path
+    expected = y.astype(np.float64) - 0.375 * x.astype(np.float64)
+    scratch = np.empty_like(y)
+    before = x.copy()
+    _blas.axpy(-0.375, x, y, scratch)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-15, atol=1e-6)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_the_blas_kernel_is_found_and_verified_when_openblas_is_loaded():
+    if not _blas._openblas_paths():
+        pytest.skip("NumPy is not linked against OpenBLAS here")
+    kernels = _blas._find_axpy()
+    assert set(kernels) <= {np.dtype(np.float32), np.dtype(np.float64)}
+    for dtype, fn in kernels.items():
+        assert _blas._kernel_is_right(fn, dtype)
