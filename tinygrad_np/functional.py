@@ -26,10 +26,11 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
     The backward computes dW and db, and dx only when x requires grad.
     """
     x = _tensor(x)
-    if W.ndim != 2 or x.ndim < 1 or x.shape[-1] != W.shape[0]:
+    xs, ws = x._data.shape, W._data.shape
+    if len(ws) != 2 or not xs or xs[-1] != ws[0]:
         raise ValueError(f"linear: x of shape {x.shape} does not match W of shape {W.shape} "
                          f"(need x (..., n_in) and W (n_in, n_out))")
-    if b is not None and b.shape != (W.shape[1],):
+    if b is not None and b._data.shape != (ws[1],):
         raise ValueError(f"linear: bias of shape {b.shape} does not match W of shape {W.shape} "
                          f"(need ({W.shape[1]},))")
     return ops.Linear.apply(x, W, b)

@@ -108,7 +108,15 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run `forward` on the arrays of `args` and record the op if any input requires grad."""
         ctx = cls()
-        raw = [a._data if isinstance(a, Tensor) else a for a in args]
+        raw = []
+        needs = []
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a._data)
+                needs.append(a.requires_grad)
+            else:
+                raw.append(a)
+                needs.append(False)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
         except ValueError as e:
@@ -117,14 +125,12 @@ class Function:
         t = _new_tensor(Tensor)
         t._data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = None
-        if _grad_enabled:
-            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-            if True in needs:
-                ctx.parents = args
-                ctx.needs_input_grad = needs
-                t.requires_grad = True
-                t._ctx = ctx
-                return t
+        if _grad_enabled and True in needs:
+            ctx.parents = args
+            ctx.needs_input_grad = tuple(needs)
+            t.requires_grad = True
+            t._ctx = ctx
+            return t
         t.requires_grad = False
         t._ctx = None
         return t
