@@ -152,15 +152,14 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.
     return grad.sum(axis=axes).reshape(shape)
 
 
-def _store_leaf_grads(leaves: list[Tensor], grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
+def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
     """Accumulate each leaf's gradient into its `.grad`, cast to the leaf's dtype.
 
     An array handed to two leaves, a view, or the caller's seed is copied, so that later
     in-place accumulation into one `.grad` can never change another array.
     """
     given = {id(seed)}
-    for leaf in leaves:
-        g = grads[leaf]
+    for leaf, g in leaf_grads.items():
         if g.dtype != leaf._data.dtype:
             g = g.astype(leaf._data.dtype)
         elif id(g) in given or g.base is not None:
@@ -261,16 +260,14 @@ class Tensor:
                 raise ValueError(f"backward: grad of shape {grad.shape} does not match output shape {self.shape}")
         pending = self._count_consumers()
         # Tensors hash by identity (they define no __eq__), so they key these dicts directly.
-        grads: dict[Tensor, np.ndarray] = {self: grad}
+        grads: dict[Tensor, np.ndarray] = {}      # interior nodes, until they propagate
+        leaf_grads: dict[Tensor, np.ndarray] = {}  # leaves, stored once the pass has succeeded
+        (leaf_grads if self._ctx is None else grads)[self] = grad
         done: list[Function] = []
-        leaves: list[Tensor] = []
-        ready = [self]
+        ready = [self] if self._ctx is not None else []
         while ready:
             node = ready.pop()
             ctx = node._ctx
-            if ctx is None:
-                leaves.append(node)
-                continue
             in_grads = ctx.backward(ctx, grads.pop(node))
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
@@ -281,26 +278,29 @@ class Tensor:
                     pg = np.zeros_like(parent._data)
                 elif pg.shape != parent._data.shape:
                     pg = _unbroadcast(pg, parent._data.shape, ctx)
-                if parent in grads:
-                    grads[parent] = grads[parent] + pg
+                acc = grads if parent._ctx is not None else leaf_grads
+                if parent in acc:
+                    acc[parent] = acc[parent] + pg
                 else:
-                    grads[parent] = pg
-                left = pending[parent] - 1
-                pending[parent] = left
-                if not left:
-                    ready.append(parent)
+                    acc[parent] = pg
+                if acc is grads:
+                    left = pending[parent] - 1
+                    pending[parent] = left
+                    if not left:
+                        ready.append(parent)
             done.append(ctx)
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
-        _store_leaf_grads(leaves, grads, grad)
+        _store_leaf_grads(leaf_grads, grad)
         if not retain_graph:
             for ctx in done:
                 _release(ctx)
 
     def _count_consumers(self) -> dict[Tensor, int]:
-        """For every tensor that needs a gradient, count the graph edges that reach it.
+        """For every interior node the pass reaches, count the graph edges that reach it.
 
         Iterative, so graph depth is unlimited.  A node is processed only after all its
-        consumers, so its gradient is summed once before it propagates.
+        consumers, so its gradient is summed once before it propagates.  Leaves need no
+        count: their gradients are stored after the whole pass.
         """
         pending: dict[Tensor, int] = {}
         stack = [self]
@@ -312,7 +312,7 @@ class Tensor:
                 raise RuntimeError("backward: trying to backward through the graph a second time; its saved "
                                    "arrays were freed. Pass retain_graph=True to the first backward call.")
             for parent, needs in zip(ctx.parents, ctx.needs_input_grad):
-                if needs:
+                if needs and parent._ctx is not None:
                     if parent in pending:
                         pending[parent] += 1
                     else:
