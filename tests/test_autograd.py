@@ -516,3 +516,60 @@ def test_failed_backward_changes_no_grad_and_frees_nothing() -> None:
     loss.backward()  # the graph is intact: a retry works and gives the right answer
     np.testing.assert_array_equal(w.grad, [3.0, 4.0])
     np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+
+
+class _TooFewGrads(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad  # one gradient for two inputs
+
+
+def test_custom_backward_returning_too_few_gradients_raises() -> None:
+    a = Tensor(np.ones(3), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"_TooFewGrads.*1 gradient.*2 input"):
+        _TooFewGrads.apply(a, b).sum().backward()
+    assert a.grad is None and b.grad is None
+
+
+def test_a_misshaped_existing_grad_fails_before_any_grad_changes() -> None:
+    p1 = Tensor(np.ones(2), requires_grad=True)
+    p2 = Tensor(np.ones(2), requires_grad=True)
+    p1.grad = np.zeros(2)
+    p2.grad = np.zeros(5)
+    with pytest.raises(RuntimeError, match=r"\(5,\)"):
+        (p1 * p2).sum().backward()
+    np.testing.assert_array_equal(p1.grad, np.zeros(2))
+    np.testing.assert_array_equal(p2.grad, np.zeros(5))
+
+
+def test_linear_bias_of_another_dtype_follows_numpy_promotion() -> None:
+    x = Tensor(np.ones((2, 3), np.float32))
+    W = Tensor(np.ones((3, 4), np.float32), requires_grad=True)
+    b = Tensor(np.full(4, 0.1, np.float64), requires_grad=True)
+    y = F.linear(x, W, b)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y.data, np.full((2, 4), 3.1))
+    y.sum().backward()
+    assert W.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_linear_accepts_arrays_as_constants() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    y = F.linear(x, np.full((3, 4), 2.0), np.ones(4))
+    np.testing.assert_allclose(y.data, np.full((2, 4), 7.0))
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, np.full((2, 3), 8.0))
+
+
+def test_a_constant_probability_target_does_not_upcast_float32_logits() -> None:
+    logits = Tensor(np.zeros((2, 3), np.float32), requires_grad=True)
+    loss = F.softmax_cross_entropy(logits, np.eye(3)[[0, 2]])  # float64 one-hot rows
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert logits.grad.dtype == np.float32
+    np.testing.assert_allclose(loss.item(), np.log(3), rtol=1e-6)

@@ -125,3 +125,17 @@ def test_rejects_calls_with_nothing_to_check() -> None:
         gradcheck(lambda x: x * 2.0, Tensor([1.0]))
     with pytest.raises(TypeError, match="Tensor"):
         gradcheck(lambda x: x.data, Tensor([1.0], requires_grad=True))
+
+
+def test_gradcheck_keeps_strided_and_reversed_layouts_of_the_inputs() -> None:
+    seen = []
+
+    def probe(t):
+        seen.append((t.data.flags.c_contiguous, np.sign(t.data.strides).tolist()))
+        return t * 2.0
+
+    base = np.arange(24.0, dtype=np.float32).reshape(4, 6)
+    for view in (base[::2, ::3], base[::-1], base.T):
+        seen.clear()
+        assert gradcheck(probe, Tensor(view, requires_grad=True))
+        assert seen[0] == (view.flags.c_contiguous, np.sign(view.strides).tolist())

@@ -25,7 +25,8 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
 
     The backward computes dW and db, and dx only when x requires grad.
     """
-    x = _tensor(x)
+    x, W = _tensor(x), _tensor(W)
+    b = None if b is None else _tensor(b)
     xs, ws = x._data.shape, W._data.shape
     if len(ws) != 2 or not xs or xs[-1] != ws[0]:
         raise ValueError(f"linear: x of shape {x.shape} does not match W of shape {W.shape} "
@@ -93,8 +94,8 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
     elif t.shape != logits.shape:
         raise ValueError(f"softmax_cross_entropy: target of shape {t.shape} does not match logits of shape "
                          f"{logits.shape} (need labels (N,) or probabilities (N, C))")
-    elif t.dtype.kind not in "f":
-        t = t.astype(logits.dtype)
+    elif t.dtype != logits.dtype and not isinstance(target, Tensor):
+        t = t.astype(logits.dtype)  # a constant target follows the logits' dtype, like a Python number
     if isinstance(target, Tensor) and t.ndim == 2:
         t = target
     return ops.SoftmaxCrossEntropy.apply(logits, t, reduction=reduction)

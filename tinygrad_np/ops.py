@@ -1,8 +1,8 @@
 """The primitive ops: one `Function` subclass each, forward and backward side by side.
 
-Every `forward` works on NumPy arrays and returns a new array; every `backward`
-receives the upstream gradient (an array of the output's shape) and returns one
-gradient per positional input.  Gradients may keep a broadcast shape: the graph
+Every `forward` works on NumPy arrays and returns an array (a view for the shape ops);
+every `backward` receives the upstream gradient (an array of the output's shape) and
+returns one gradient per positional input.  Gradients may keep a broadcast shape: the graph
 (`tinygrad_np.tensor`) sums them back.  `backward` never writes into `grad` or into
 a saved array, so a graph kept with `retain_graph=True` can be differentiated again.
 """
@@ -230,7 +230,10 @@ class Linear(Function):
         ctx.save_for_backward(x, W)
         y = np.matmul(x, W)
         if b is not None:
-            y += b
+            if b.dtype == y.dtype:
+                y += b
+            else:  # NumPy promotion, as for x and W (an in-place add would cast b down)
+                y = y + b
         return y
 
     @staticmethod
@@ -328,7 +331,7 @@ class Index(Function):
 
     @staticmethod
     def forward(ctx, x, index):
-        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        ctx.shape, ctx.index = x.shape, index
         return np.array(x[index], copy=True)
 
     @staticmethod

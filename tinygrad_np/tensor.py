@@ -121,7 +121,9 @@ class Function:
             out = cls.forward(ctx, *raw, **kwargs)
         except ValueError as e:
             shapes = " and ".join(str(np.shape(a)) for a in raw if isinstance(a, np.ndarray))
-            raise ValueError(f"{cls.__name__.lower()}: {e} (input shapes {shapes})") from None
+            name = cls.__name__.lower()
+            msg = str(e).removeprefix(f"{name}: ")
+            raise ValueError(f"{name}: {msg} (input shapes {shapes})") from None
         t = _new_tensor(Tensor)
         t._data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = None
@@ -155,11 +157,19 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
     """Accumulate each leaf's gradient into its `.grad`, cast to the leaf's dtype.
 
+    Every existing `.grad` is checked before any is written, so a bad one changes nothing.
     An array handed to two leaves, a view, or the caller's seed is copied, so that later
     in-place accumulation into one `.grad` can never change another array.
     """
+    for leaf in leaf_grads:
+        old = leaf.grad
+        if old is not None and np.shape(old) != leaf._data.shape:
+            raise RuntimeError(f"backward: the existing .grad of a leaf of shape {leaf._data.shape} has shape "
+                               f"{np.shape(old)}; set it to None or to an array of the leaf's shape")
     given = {id(seed)}
     for leaf, g in leaf_grads.items():
+        if type(g) is not np.ndarray:  # a NumPy scalar from a 0-d reduction
+            g = np.asarray(g)
         if g.dtype != leaf._data.dtype:
             g = g.astype(leaf._data.dtype)
         elif id(g) in given or g.base is not None:
@@ -271,6 +281,9 @@ class Tensor:
             in_grads = ctx.backward(ctx, grads.pop(node))
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
+            if len(in_grads) != len(ctx.parents):
+                raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(in_grads)} gradient(s) "
+                                   f"for {len(ctx.parents)} input(s)")
             for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
                 if not needs:
                     continue

@@ -8,9 +8,26 @@ import numpy as np
 from tinygrad_np.tensor import Tensor, no_grad
 
 
+def _float64_copy_with_layout(a: np.ndarray) -> np.ndarray:
+    """A float64 copy of `a` laid out like it: same strides pattern (transposed, strided or
+    reversed views stay so), since backward bugs live in those layouts."""
+    if a.ndim == 0 or 0 in a.strides or a.size == 0:
+        return np.array(a, dtype=np.float64)
+    scale = 8 // a.itemsize if a.itemsize <= 8 and 8 % a.itemsize == 0 else None
+    if scale is None or any(st % a.itemsize for st in a.strides):
+        return np.array(a, dtype=np.float64)
+    steps = [st // a.itemsize for st in a.strides]  # strides in elements
+    low = sum(min(0, st * (n - 1)) for st, n in zip(steps, a.shape))
+    high = sum(max(0, st * (n - 1)) for st, n in zip(steps, a.shape))
+    buffer = np.zeros(high - low + 1, dtype=np.float64)
+    view = np.lib.stride_tricks.as_strided(buffer[-low:], a.shape, [st * 8 for st in steps])
+    view[...] = a
+    return view
+
+
 def _as_float64_inputs(inputs: tuple[Any, ...]) -> list[Any]:
     """Float64 copies of the Tensor inputs (others unchanged), so that perturbing them is exact."""
-    return [Tensor(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad)
+    return [Tensor(_float64_copy_with_layout(x.data), requires_grad=x.requires_grad)
             if isinstance(x, Tensor) else x for x in inputs]
 
 
