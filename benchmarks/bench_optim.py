@@ -12,6 +12,7 @@ installed, for reference only).
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import statistics
 import sys
@@ -87,50 +88,31 @@ def hand_adam(P, G, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
 
 
 # ---- AdaGrad formulations (the library uses "scratch, 7 passes") ------------------------------------
-def adagrad_scratch(P, G):
+def adagrad_inplace(P, G, hypot: bool = False, lr_first: bool = False):
+    """AdaGrad in place, one scratch buffer s per parameter; the formulations differ in two spots.
+
+    hypot=False: state h = sum g*g, s = sqrt(h) + eps (the library's rule: 7 passes in all).
+    hypot=True:  h holds r = sqrt(sum g*g) instead, updated by one np.hypot pass, s = r + eps (5 passes,
+                 but hypot is a slow libm call).
+    lr_first=False: s = g / s * lr.  lr_first=True: s = lr / s * g (a scalar numerator: lr
+                 folded into the division).
+    """
     H = [np.zeros_like(p) for p in P]
     S = [np.empty_like(p) for p in P]
 
     def step():
         for p, g, h, s in zip(P, G, H, S):
-            np.multiply(g, g, out=s)
-            np.add(h, s, out=h)
-            np.sqrt(h, out=s)
-            np.add(s, EPS, out=s)
-            np.divide(g, s, out=s)
-            np.multiply(s, LR, out=s)
-            np.subtract(p, s, out=p)
-    return step
-
-
-def adagrad_reciprocal(P, G):
-    """s = lr / (sqrt(h) + eps) with a scalar numerator, then s *= g: lr folded into the division."""
-    H = [np.zeros_like(p) for p in P]
-    S = [np.empty_like(p) for p in P]
-
-    def step():
-        for p, g, h, s in zip(P, G, H, S):
-            np.multiply(g, g, out=s)
-            np.add(h, s, out=h)
-            np.sqrt(h, out=s)
-            np.add(s, EPS, out=s)
-            np.divide(LR, s, out=s)
-            np.multiply(s, g, out=s)
-            np.subtract(p, s, out=p)
-    return step
-
-
-def adagrad_hypot(P, G):
-    """Keep r = sqrt(sum) and update it with one hypot pass: 5 passes, but hypot is a slow libm call."""
-    R = [np.zeros_like(p) for p in P]
-    S = [np.empty_like(p) for p in P]
-
-    def step():
-        for p, g, r, s in zip(P, G, R, S):
-            np.hypot(r, g, out=r)
-            np.add(r, EPS, out=s)
-            np.divide(g, s, out=s)
-            np.multiply(s, LR, out=s)
+            if hypot:
+                np.hypot(h, g, out=h)
+                np.add(h, EPS, out=s)
+            else:
+                np.multiply(g, g, out=s)
+                np.add(h, s, out=h)
+                np.sqrt(h, out=s)
+                np.add(s, EPS, out=s)
+            numerator, factor = (LR, g) if lr_first else (g, LR)
+            np.divide(numerator, s, out=s)
+            np.multiply(s, factor, out=s)
             np.subtract(p, s, out=p)
     return step
 
@@ -173,9 +155,9 @@ CASES = [
 
 ADAGRAD_VARIANTS = [
     ("naive, temporaries (hand-written)", hand_adagrad),
-    ("scratch, 7 passes (library rule)", adagrad_scratch),
-    ("scratch, lr/(sqrt+eps) then *g", adagrad_reciprocal),
-    ("sqrt-sum state via hypot, 5 passes", adagrad_hypot),
+    ("scratch, 7 passes (library rule)", adagrad_inplace),
+    ("scratch, lr/(sqrt+eps) then *g", functools.partial(adagrad_inplace, lr_first=True)),
+    ("sqrt-sum state via hypot, 5 passes", functools.partial(adagrad_inplace, hypot=True)),
     ("library optim.AdaGrad", library(lambda ps: optim.AdaGrad(ps, lr=LR))),
     ("torch.optim.Adagrad (reference)", torch_adagrad),
 ]
