@@ -1,5 +1,6 @@
 """DeepNeuralNetworkClassifier: API, parameters, bad input, persistence, and a fast real-MNIST fit."""
 import functools
+import os
 
 import numpy as np
 import pytest
@@ -209,6 +210,28 @@ def test_save_object_hyperparameters(tmp_path):
     back = DeepNeuralNetworkClassifier.load(tmp_path / "m.npz")
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
     assert back.initializer == "auto"
+
+
+def test_save_is_atomic_with_normal_permissions(tmp_path, monkeypatch):
+    X, y = blobs()
+    clf = small(epochs=1).fit(X, y)
+    path = tmp_path / "m.npz"
+    old_mask = os.umask(0o022)
+    try:
+        clf.save(path)
+    finally:
+        os.umask(old_mask)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    old = path.read_bytes()
+
+    def broken_savez(f, **arrays):
+        f.write(b"partial garbage")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        small(epochs=2).fit(X, y).save(path)
+    assert path.read_bytes() == old and os.listdir(tmp_path) == ["m.npz"]
 
 
 def test_load_corrupt_files(tmp_path):

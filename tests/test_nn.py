@@ -94,6 +94,9 @@ def test_zero_grad_train_eval():
     net = Net()
     F.softmax_cross_entropy(net(Tensor(np.ones((3, 4)))), np.array([0, 1, 0])).backward()
     assert net.heads["a"].W.grad is not None
+    grads = [p.grad for p in net.parameters()]
+    net.zero_grad(set_to_none=False)  # as Optimizer.zero_grad: zeros in place
+    assert all(p.grad is g and (g is None or not g.any()) for p, g in zip(net.parameters(), grads))
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
     assert net.eval() is net and not any(m.training for m in net.modules())
@@ -201,6 +204,26 @@ def test_failed_save_leaves_old_file_intact(tmp_path, monkeypatch):
         net.save(path)
     assert path.read_bytes() == old
     assert os.listdir(tmp_path) == ["model.npz"]  # the temporary file is gone
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_file_gets_the_permissions_of_a_plain_open(tmp_path, umask):
+    old_mask = os.umask(umask)
+    try:
+        nn.FC(2, 3).save(tmp_path / "model.npz")
+        (tmp_path / "plain").write_bytes(b"")  # what open() gives under this umask
+    finally:
+        os.umask(old_mask)
+    mode = (tmp_path / "model.npz").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_failed_replace_removes_the_temporary_file(tmp_path):
+    target = tmp_path / "model.npz"
+    target.mkdir()  # os.replace cannot put a file over a directory
+    with pytest.raises(OSError):
+        nn.FC(2, 3).save(target)
+    assert os.listdir(tmp_path) == ["model.npz"] and target.is_dir()
 
 
 def test_load_refuses_pickles(tmp_path):

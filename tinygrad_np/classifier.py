@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import zipfile
 from typing import Any
@@ -24,8 +23,9 @@ import numpy as np
 from tinygrad_np import functional as F
 from tinygrad_np import init, nn, ops, optim
 from tinygrad_np._blas import blas_threads
+from tinygrad_np._io import atomic_savez
 from tinygrad_np._progress import ProgressBar
-from tinygrad_np.data import MiniBatches, as_generator
+from tinygrad_np.data import MiniBatches
 from tinygrad_np.tensor import Tensor, no_grad
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -282,7 +282,7 @@ class DeepNeuralNetworkClassifier:
                 yv_idx = np.searchsorted(classes, val_labels).astype(np.intp)
             val = (Xv, yv_idx)
 
-        rng = as_generator(self.random_state)
+        rng = init.make_rng(self.random_state)
         model = self._build(p["sizes"], X.shape[1], len(classes), dtype, rng)
         opt = self._make_optimizer(list(model.parameters()))
         history: dict[str, list[float]] = {k: [] for k in ("loss_train", "accuracy_train", "loss_val",
@@ -309,8 +309,14 @@ class DeepNeuralNetworkClassifier:
                 print(line, flush=True)
 
         # everything succeeded: publish the learned state at once
+        self._set_learned(classes, X.shape[1], model, opt, history, self.epochs)
+        return self
+
+    def _set_learned(self, classes: np.ndarray, n_features: int, model: nn.Sequential, opt: Any,
+                     history: dict[str, list[float]], n_iter: int) -> None:
+        """Set every learned attribute (the ones ending in `_`) together: by `fit` and by `load`."""
         self.classes_ = classes
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = int(n_features)
         self.model_ = model
         self.optimizer_ = opt
         self.loss_train_ = history["loss_train"]
@@ -318,8 +324,7 @@ class DeepNeuralNetworkClassifier:
         self.loss_val_ = history["loss_val"]
         self.accuracy_val_ = history["accuracy_val"]
         self.epoch_time_ = history["epoch_time"]
-        self.n_iter_ = self.epochs
-        return self
+        self.n_iter_ = n_iter
 
     def _train_epoch(self, model: nn.Sequential, opt: Any, batches: MiniBatches, desc: str) -> float:
         """One pass over the mini-batches; returns its seconds.  This loop is the hot path."""
@@ -404,16 +409,7 @@ class DeepNeuralNetworkClassifier:
         arrays = {f"param:{k}": v for k, v in self.model_.state_dict().items()}
         arrays["classes"] = self.classes_
         arrays["meta"] = np.array(json.dumps(meta))
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_savez(path, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> DeepNeuralNetworkClassifier:
@@ -440,16 +436,7 @@ class DeepNeuralNetworkClassifier:
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
                 json.JSONDecodeError) as e:
             raise ValueError(f"{path}: not a valid DeepNeuralNetworkClassifier file ({e})") from None
-        clf.classes_ = classes
-        clf.n_features_in_ = int(meta["n_features_in"])
-        clf.model_ = model
-        clf.optimizer_ = None
-        clf.loss_train_ = meta["loss_train"]
-        clf.accuracy_train_ = meta["accuracy_train"]
-        clf.loss_val_ = meta["loss_val"]
-        clf.accuracy_val_ = meta["accuracy_val"]
-        clf.epoch_time_ = meta["epoch_time"]
-        clf.n_iter_ = meta["n_iter"]
+        clf._set_learned(classes, meta["n_features_in"], model, None, meta, meta["n_iter"])
         return clf
 
 

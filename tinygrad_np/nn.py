@@ -15,7 +15,6 @@ Layers are thin Modules over `tinygrad_np.functional`.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import OrderedDict
 from typing import Any, Iterator, Mapping, NamedTuple
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from tinygrad_np import functional as F
 from tinygrad_np import ops
+from tinygrad_np._io import atomic_savez
 from tinygrad_np.init import XavierInitializer, make_rng
 from tinygrad_np.tensor import Parameter, Tensor
 
@@ -151,10 +151,13 @@ class Module:
         return self
 
     # ---- training state --------------------------------------------------------------------
-    def zero_grad(self) -> None:
-        """Set every parameter's `.grad` to None (as PyTorch's default `set_to_none=True`)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's `.grad` (or fill it with zeros when `set_to_none=False`), as PyTorch."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.fill(0)
 
     def train(self, mode: bool = True) -> Module:
         """Set `.training` on self and every descendant (Dropout reads it); returns self."""
@@ -222,26 +225,9 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write `state_dict()` to an .npz file at exactly `path`, atomically.
-
-        The arrays go to a temporary file in the same directory, which then replaces
-        `path`: a failed write leaves any previous file intact.
-        """
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.state_dict())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        """Write `state_dict()` to an .npz file at exactly `path`, atomically (a failed write
+        leaves any previous file intact)."""
+        atomic_savez(path, self.state_dict())
 
     def load(self, path: str | os.PathLike, strict: bool = True) -> IncompatibleKeys:
         """Load a file written by `save` (read with allow_pickle=False) via `load_state_dict`."""
