@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_np.data import MiniBatches, as_generator, one_hot, train_val_split
+from tinygrad_np.data import MiniBatches, one_hot, train_val_split
 
 
 def make(n=53, d=3):
@@ -74,8 +74,10 @@ def test_bad_arguments():
             MiniBatches(X, y, batch_size=bs)
     with pytest.raises(ValueError, match="10 rows but y has 9"):
         MiniBatches(X, y[:9])
-    with pytest.raises(TypeError):
-        as_generator("seed")
+    with pytest.raises(TypeError, match="rng"):
+        MiniBatches(X, y, rng="seed")
+    with pytest.raises(TypeError, match="rng"):
+        train_val_split(X, y, random_state=0.5)
 
 
 def test_one_hot():

@@ -71,6 +71,18 @@ def test_biases_zero_by_default_or_drawn_like_the_seed():
         init.HeInitializer(random_bias=True).B(3)
 
 
+def test_make_rng_is_the_one_rng_helper():
+    from tinygrad_np import classifier, data
+    gen = np.random.default_rng(1)
+    assert init.make_rng(gen) is gen
+    assert init.make_rng(7).random() == np.random.default_rng(7).random()
+    assert isinstance(init.make_rng(None), np.random.Generator)
+    for bad in ("seed", True, 1.5):
+        with pytest.raises(TypeError, match="rng"):
+            init.make_rng(bad)
+    assert not hasattr(data, "as_generator") and not hasattr(classifier, "as_generator")
+
+
 def test_bad_arguments():
     with pytest.raises(TypeError):
         init.XavierInitializer(rng="seed")

@@ -11,13 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
-    """A `np.random.Generator` from a seed, a Generator (returned as is) or None (fresh entropy)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be an int seed, a numpy.random.Generator or None, got {type(rng).__name__}")
+from tinygrad_np.init import make_rng
 
 
 class MiniBatches:
@@ -42,7 +36,7 @@ class MiniBatches:
             raise ValueError(f"MiniBatches: X has {len(self.X)} rows but y has {len(self.y)}")
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
-        self.rng = as_generator(rng)
+        self.rng = make_rng(rng)
         self._order: np.ndarray | None = None  # None: natural order
         if shuffle:
             self._reshuffle()
@@ -122,6 +116,6 @@ def train_val_split(X: Any, y: Any, val_size: float | int = 0.2,
     if not 0 < n_val < n:
         raise ValueError(f"train_val_split: val_size={val_size} leaves {n_val} of {n} rows for validation; "
                          "both parts must be non-empty")
-    order = as_generator(random_state).permutation(n)
+    order = make_rng(random_state).permutation(n)
     val, train = order[:n_val], order[n_val:]
     return X[train], X[val], y[train], y[val]
