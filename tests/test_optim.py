@@ -178,6 +178,39 @@ def test_torch_oracle(name, kw):
         np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+# The steps above use arrays below `_blas._AXPY_MIN_SIZE`, where `axpy` is two NumPy passes; a
+# (100, 100) weight takes the one-pass BLAS kernel (when OpenBLAS is found), a (100,) bias does not.
+# "numpy" disables the kernel, so both branches are checked against the same reference.
+BIG_SHAPES = [(100, 100), (100,)]
+
+
+@pytest.mark.parametrize("kernel", ["blas", "numpy"])
+@pytest.mark.parametrize("dtype,rtol,atol", [(np.float64, 1e-10, 1e-12), (np.float32, 1e-3, 2e-4)],
+                         ids=["float64", "float32"])
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_large_parameters_match_reference(name, kw, dtype, rtol, atol, kernel, monkeypatch):
+    from tinygrad_np import _blas
+    assert np.prod(BIG_SHAPES[0]) >= _blas._AXPY_MIN_SIZE > np.prod(BIG_SHAPES[1])
+    # None: looked up again at the first large axpy, which the end of the test checks happened
+    monkeypatch.setattr(_blas, "_axpy_kernels", {} if kernel == "numpy" else None)
+    rng = np.random.default_rng(3)
+    ps = [Parameter(rng.standard_normal(s).astype(dtype)) for s in BIG_SHAPES]
+    expected = [p.data.astype(np.float64) for p in ps]
+    states = [{} for _ in ps]
+    opt = getattr(optim, name)(ps, **kw)
+    for _ in range(STEPS):
+        grads = [rng.standard_normal(p.shape).astype(dtype) for p in ps]
+        for p, g in zip(ps, grads):
+            p.grad = g
+        opt.step()
+        expected = [REFS[name](e, g.astype(np.float64), st, **kw) for e, g, st in zip(expected, grads, states)]
+    for p, e in zip(ps, expected):
+        assert p.dtype == dtype and p.data.flags.c_contiguous
+        assert all(v.dtype == dtype for v in opt.state.get(p, {}).values() if isinstance(v, np.ndarray))
+        np.testing.assert_allclose(p.data, e, rtol=rtol, atol=atol)
+    assert _blas._axpy_kernels is not None  # the large-array branch of axpy was taken
+
+
 # ---- semantics ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", list(REFS))
 def test_step_reads_grad_only_and_skips_params_without_grad(name):
@@ -308,6 +341,33 @@ def test_load_state_dict_validates_before_changing():
     assert opt.param_groups[0]["lr"] == 0.1
 
 
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_load_state_dict_missing_hyperparameter_is_a_value_error(name, kw):
+    p = Parameter(np.zeros(3))
+    opt = getattr(optim, name)([p], **kw)
+    p.grad = np.ones(3)
+    opt.step()
+    before = copy.deepcopy(opt.state_dict())
+    bad = copy.deepcopy(before)
+    dropped = [k for k in opt.defaults if k != "lr"][-2:]  # e.g. Adam's betas: a KeyError once
+    for k in dropped:
+        del bad["param_groups"][0][k]
+    bad["param_groups"][0]["lr"] = 0.5
+    bad["state"] = {}
+    with pytest.raises(ValueError, match="group 0 lacks " + ", ".join(repr(k) for k in dropped)):
+        opt.load_state_dict(bad)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"] and after["state"].keys() == before["state"].keys()
+
+
+def test_load_state_dict_group_without_params():
+    opt = optim.Adam([Parameter(np.zeros(3))])
+    sd = opt.state_dict()
+    del sd["param_groups"][0]["params"]
+    with pytest.raises(ValueError, match="'params'"):
+        opt.load_state_dict(sd)
+
+
 # ---- bad input ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make,err,match", [
     (lambda p: optim.SGD([p, np.zeros(2)], lr=0.1), TypeError, "not a Parameter"),
@@ -381,6 +441,15 @@ def test_cosine_annealing_lr_and_resume():
     sched.step()
     sched2.step()
     assert sched2.get_last_lr() == sched.get_last_lr()
+
+
+def test_schedulers_are_plain_attributes_of_optim():
+    from tinygrad_np import lr_scheduler
+    assert not hasattr(optim, "__getattr__")  # visible to IDEs and type checkers
+    assert vars(optim)["lr_scheduler"] is lr_scheduler
+    for name in ("LRScheduler", "StepLR", "CosineAnnealingLR"):
+        assert vars(optim)[name] is getattr(lr_scheduler, name)
+        assert name in optim.__all__ and name in lr_scheduler.__all__
 
 
 def test_scheduler_bad_input():

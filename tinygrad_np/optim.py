@@ -17,6 +17,11 @@ into `p.data` and into preallocated state with `out=` ufuncs, through one scratc
 per parameter, and folds scalar factors together so that each rule makes the fewest
 passes over the weights NumPy allows.  Scalars are Python floats, so float32 weights
 stay float32.  `p.grad` is only read, never written (as in PyTorch).
+
+The learning-rate schedulers (`StepLR`, `CosineAnnealingLR`; call `sched.step()` once per
+epoch, after `opt.step()`) live here too, and under torch's name `optim.lr_scheduler`.  They
+compute the rate in closed form from the epoch counter, so one restored with
+`load_state_dict` continues exactly.
 """
 from __future__ import annotations
 
@@ -114,6 +119,13 @@ class Optimizer:
     def _init_group_state(self, group: dict[str, Any]) -> None:
         """Create state eagerly (only AdaGrad does, as PyTorch); others create it at the first step."""
 
+    def _state(self, p: Parameter, *names: str) -> dict[str, Any]:
+        """p's state; at its first step created as {"step": 0, name: zeros like p, ...}."""
+        st = self.state.get(p)
+        if st is None:
+            st = self.state[p] = {"step": 0, **{n: np.zeros_like(p.data) for n in names}}
+        return st
+
     def _buf(self, p: Parameter, d: np.ndarray) -> np.ndarray:
         """The parameter's scratch array (not part of the state), reallocated if p.data was replaced."""
         e = self._scratch.get(p)
@@ -171,6 +183,9 @@ class Optimizer:
         params: dict[int, Parameter] = {}
         new_groups = []
         for i, (sg, g) in enumerate(zip(saved_groups, self.param_groups)):
+            missing = [k for k in ("params", *self.defaults) if not isinstance(sg, dict) or k not in sg]
+            if missing:
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} lacks {', '.join(map(repr, missing))}")
             if len(sg["params"]) != len(g["params"]):
                 raise ValueError(f"{name}.load_state_dict: group {i} has {len(sg['params'])} parameters saved, "
                                  f"{len(g['params'])} in the optimizer")
@@ -334,18 +349,13 @@ class RMSProp(Optimizer):
     def _step_group(self, group: dict[str, Any]) -> None:
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         wd, mu, centered = float(group["weight_decay"]), float(group["momentum"]), group["centered"]
+        names = ("square_avg",) + ("momentum_buffer",) * (mu > 0) + ("grad_avg",) * bool(centered)
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
             d = p.data
-            st = self.state.get(p)
-            if st is None:
-                st = self.state[p] = {"step": 0, "square_avg": np.zeros_like(d)}
-                if mu > 0:
-                    st["momentum_buffer"] = np.zeros_like(d)
-                if centered:
-                    st["grad_avg"] = np.zeros_like(d)
+            st = self._state(p, *names)
             st["step"] += 1
             s = self._buf(p, d)
             if wd:
@@ -402,16 +412,13 @@ class Adam(Optimizer):
     def _step_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd, amsgrad = float(group["lr"]), float(group["eps"]), float(group["weight_decay"]), group["amsgrad"]
         b1, b2 = float(group["betas"][0]), float(group["betas"][1])
+        names = ("exp_avg", "exp_avg_sq") + ("max_exp_avg_sq",) * bool(amsgrad)
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
             d = p.data
-            st = self.state.get(p)
-            if st is None:
-                st = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(d), "exp_avg_sq": np.zeros_like(d)}
-                if amsgrad:
-                    st["max_exp_avg_sq"] = np.zeros_like(d)
+            st = self._state(p, *names)
             st["step"] = t = st["step"] + 1
             s = self._buf(p, d)
             if wd:
@@ -453,14 +460,78 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
 
-_SCHEDULERS = ("LRScheduler", "StepLR", "CosineAnnealingLR")
+# ---- learning-rate schedulers (also importable as `tinygrad_np.optim.lr_scheduler`, as in torch) ----
+class LRScheduler:
+    """Base class: sets `group["lr"]` of every parameter group from `get_lr()` at each `step()`.
+
+    The first call happens in the constructor (epoch 0: the initial learning rates), as in PyTorch.
+    Each group's starting rate is kept in `group["initial_lr"]`.
+    """
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
+        if last_epoch == -1:
+            for g in optimizer.param_groups:
+                g.setdefault("initial_lr", g["lr"])
+        else:
+            for i, g in enumerate(optimizer.param_groups):
+                if "initial_lr" not in g:
+                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming")
+        self.optimizer = optimizer
+        self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self.step()
+
+    def get_lr(self) -> list[float]:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        self.last_epoch += 1
+        lrs = self.get_lr()
+        for g, lr in zip(self.optimizer.param_groups, lrs):
+            g["lr"] = lr
+        self._last_lr = list(lrs)
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the last `step()`."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update({k: (list(v) if isinstance(v, list) else v) for k, v in state_dict.items()})
 
 
-def __getattr__(name: str) -> Any:
-    """`optim.StepLR`, `optim.CosineAnnealingLR`, `optim.lr_scheduler`: the schedulers live in
-    `tinygrad_np.lr_scheduler` (imported on first use, as it imports this module)."""
-    if name == "lr_scheduler" or name in _SCHEDULERS:
-        import importlib
-        mod = importlib.import_module("tinygrad_np.lr_scheduler")
-        return mod if name == "lr_scheduler" else getattr(mod, name)
-    raise AttributeError(f"module 'tinygrad_np.optim' has no attribute {name!r}")
+class StepLR(LRScheduler):
+    """lr = initial_lr * gamma ** (epoch // step_size)."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
+        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
+        _check_range("gamma", gamma, 0.0)
+        self.step_size, self.gamma = step_size, float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        k = self.last_epoch // self.step_size
+        return [base * self.gamma ** k for base in self.base_lrs]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2 (Loshchilov & Hutter 2017)."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
+        _check_range("eta_min", eta_min, 0.0)
+        self.T_max, self.eta_min = T_max, float(eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        c = (1.0 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2.0
+        return [self.eta_min + (base - self.eta_min) * c for base in self.base_lrs]
+
+
+from tinygrad_np import lr_scheduler  # noqa: E402  (the torch spelling `optim.lr_scheduler.StepLR`)
