@@ -68,7 +68,10 @@ def test_broadcastable_shapes_broadcast(shapes: tuple) -> None:
 @given(st.matmul_shapes())
 def test_matmul_shapes_are_valid(shapes: tuple) -> None:
     a_shape, b_shape = shapes
-    np.matmul(np.zeros(a_shape), np.zeros(b_shape))
+    assert len(a_shape) >= 1 and len(b_shape) >= 1 and a_shape[-1] == b_shape[-2 if len(b_shape) > 1 else 0]
+    batch = np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    rows, cols = a_shape[-2:-1], b_shape[-1:] if len(b_shape) > 1 else ()  # a 1-D operand loses its axis
+    assert np.matmul(np.zeros(a_shape), np.zeros(b_shape)).shape == batch + rows + cols
 
 
 def test_shape_strategies_cover_edge_cases() -> None:
