@@ -438,15 +438,14 @@ class Adam(Optimizer):
                 v = vmax
             if lr == 0.0:
                 continue
-            # step_size * m / (sqrt(v)/sqrt(bc2) + eps) == m / (sqrt(v) * c + eps/step_size),
-            # c = 1/(sqrt(bc2)*step_size): both scalar factors folded into one pass.
+            # step_size * m / (sqrt(v)/sqrt(bc2) + eps) == step_size*sqrt(bc2) * m / (sqrt(v) + eps*sqrt(bc2)):
+            # both scalar factors move into the eps pass and the final axpy.
             step_size = lr / (1.0 - b1 ** t)
-            c = 1.0 / (math.sqrt(1.0 - b2 ** t) * step_size)
+            root_bc2 = math.sqrt(1.0 - b2 ** t)
             np.sqrt(v, out=s)
-            np.multiply(s, c, out=s)
-            np.add(s, eps / step_size, out=s)
+            np.add(s, eps * root_bc2, out=s)
             np.divide(m, s, out=s)
-            np.subtract(d, s, out=d)
+            axpy(-step_size * root_bc2, s, d, s)
 
 
 class AdamW(Adam):
