@@ -263,7 +263,8 @@ class Tensor:
             if self._data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for a single-element "
                                    f"output; pass a gradient of shape {self.shape}")
-            grad = np.ones(self._data.shape, self._data.dtype)
+            grad = np.empty(self._data.shape, self._data.dtype)
+            grad.fill(1)
         else:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
