@@ -37,3 +37,12 @@ def test_the_blas_kernel_is_found_and_verified_when_openblas_is_loaded():
     assert set(kernels) <= {np.dtype(np.float32), np.dtype(np.float64)}
     for dtype, fn in kernels.items():
         assert _blas._kernel_is_right(fn, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_reads_a_read_only_x(kernels, dtype):
+    x = np.linspace(-1, 1, 10_000, dtype=dtype)
+    x.flags.writeable = False
+    y = np.ones(10_000, dtype=dtype)
+    _blas.axpy(2.0, x, y, np.empty_like(y))
+    np.testing.assert_allclose(y, 1 + 2 * x.astype(np.float64), rtol=1e-6)

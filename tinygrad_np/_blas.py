@@ -92,6 +92,11 @@ def _kernel_is_right(fn: Any, dtype: np.dtype) -> bool:
     return bool(np.array_equal(y, np.r_[7 - 0.5 * x, 7, 7].astype(dtype)))
 
 
+def _address(a: np.ndarray) -> int:
+    """The data pointer of a C-contiguous array (4x cheaper than `a.ctypes.data` when writable)."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(a)) if a.flags.writeable else a.ctypes.data
+
+
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
     """y += alpha * x, in place.  x, y, scratch: arrays of one shape and dtype.
 
@@ -104,7 +109,7 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> Non
             _axpy_kernels = _find_axpy()
         fn = _axpy_kernels.get(y.dtype)
         if fn is not None:
-            fn(y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+            fn(y.size, alpha, _address(x), 1, _address(y), 1)
             return
     np.multiply(x, alpha, out=scratch)
     np.add(y, scratch, out=y)
