@@ -8,12 +8,15 @@ The ops themselves live in `tinygrad_np.ops`, one small class each.
 from __future__ import annotations
 
 import contextlib
+import itertools
+from heapq import heappop, heappush
 from typing import Any, Sequence
 
 import numpy as np
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _grad_enabled = True
+_next_seq = itertools.count().__next__  # creation order of recorded ops (see Tensor.backward)
 
 
 def as_array(data: Any) -> np.ndarray:
@@ -130,6 +133,7 @@ class Function:
         if _grad_enabled and True in needs:
             ctx.parents = args
             ctx.needs_input_grad = tuple(needs)
+            ctx.seq = _next_seq()
             t.requires_grad = True
             t._ctx = ctx
             return t
@@ -139,8 +143,9 @@ class Function:
 
 
 def _release(ctx: Function) -> None:
-    """Drop everything a node saved; `parents is None` marks it as freed."""
-    ctx.__dict__ = {"parents": None}
+    """Drop everything a node saved; `parents is None` marks it as freed (its place in the
+    creation order stays, so a later pass can reach it and report the freed graph)."""
+    ctx.__dict__ = {"parents": None, "seq": ctx.seq}
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.ndarray:
@@ -269,16 +274,24 @@ class Tensor:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad of shape {grad.shape} does not match output shape {self.shape}")
-        pending = self._count_consumers()
-        # Tensors hash by identity (they define no __eq__), so they key these dicts directly.
+        # Nodes are processed newest first (a max-heap on creation order): every consumer of a
+        # node was created after it, so by the time a node is popped all the gradients it will
+        # receive have arrived and are summed once.  No separate pass over the graph is needed.
         grads: dict[Tensor, np.ndarray] = {}      # interior nodes, until they propagate
         leaf_grads: dict[Tensor, np.ndarray] = {}  # leaves, stored once the pass has succeeded
-        (leaf_grads if self._ctx is None else grads)[self] = grad
         done: list[Function] = []
-        ready = [self] if self._ctx is not None else []
-        while ready:
-            node = ready.pop()
+        heap: list[tuple[int, Tensor]] = []
+        if self._ctx is None:
+            leaf_grads[self] = grad
+        else:
+            grads[self] = grad
+            heap.append((-self._ctx.seq, self))
+        while heap:
+            node = heappop(heap)[1]
             ctx = node._ctx
+            if ctx.parents is None:
+                raise RuntimeError("backward: trying to backward through the graph a second time; its saved "
+                                   "arrays were freed. Pass retain_graph=True to the first backward call.")
             in_grads = ctx.backward(ctx, grads.pop(node))
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
@@ -292,47 +305,20 @@ class Tensor:
                     pg = np.zeros_like(parent._data)
                 elif pg.shape != parent._data.shape:
                     pg = _unbroadcast(pg, parent._data.shape, ctx)
-                acc = grads if parent._ctx is not None else leaf_grads
+                pctx = parent._ctx
+                acc = grads if pctx is not None else leaf_grads
                 if parent in acc:
                     acc[parent] = acc[parent] + pg
                 else:
                     acc[parent] = pg
-                if acc is grads:
-                    left = pending[parent] - 1
-                    pending[parent] = left
-                    if not left:
-                        ready.append(parent)
+                    if pctx is not None:
+                        heappush(heap, (-pctx.seq, parent))
             done.append(ctx)
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
         _store_leaf_grads(leaf_grads, grad)
         if not retain_graph:
             for ctx in done:
                 _release(ctx)
-
-    def _count_consumers(self) -> dict[Tensor, int]:
-        """For every interior node the pass reaches, count the graph edges that reach it.
-
-        Iterative, so graph depth is unlimited.  A node is processed only after all its
-        consumers, so its gradient is summed once before it propagates.  Leaves need no
-        count: their gradients are stored after the whole pass.
-        """
-        pending: dict[Tensor, int] = {}
-        stack = [self]
-        while stack:
-            ctx = stack.pop()._ctx
-            if ctx is None:
-                continue
-            if ctx.parents is None:
-                raise RuntimeError("backward: trying to backward through the graph a second time; its saved "
-                                   "arrays were freed. Pass retain_graph=True to the first backward call.")
-            for parent, needs in zip(ctx.parents, ctx.needs_input_grad):
-                if needs and parent._ctx is not None:
-                    if parent in pending:
-                        pending[parent] += 1
-                    else:
-                        pending[parent] = 1
-                        stack.append(parent)
-        return pending
 
     # ---- operators (the ops live in tinygrad_np.ops) ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
