@@ -237,7 +237,7 @@ class Cube(Function):
         return grad * ctx.scale * 3 * x ** 2
 
 
-class WeightedSum(Function):
+class ElementwiseProduct(Function):
     """y = a * b (elementwise) where only the inputs that need it get a gradient."""
 
     @staticmethod
@@ -260,16 +260,16 @@ def test_custom_function_gradcheck(x: Tensor) -> None:
 
 def test_custom_function_gets_needs_input_grad_and_may_return_none() -> None:
     a, b = leaf([1.0, 2.0]), Tensor([3.0, 4.0])
-    WeightedSum.apply(a, b).sum().backward()
+    ElementwiseProduct.apply(a, b).sum().backward()
     np.testing.assert_allclose(a.grad, [3.0, 4.0])
     assert b.grad is None
-    y = WeightedSum.apply(np.array([1.0, 2.0]), a)  # an ndarray argument is a constant
+    y = ElementwiseProduct.apply(np.array([1.0, 2.0]), a)  # an ndarray argument is a constant
     assert y.requires_grad
 
 
 def test_custom_function_broadcast_gradient_is_summed_back() -> None:
     a, b = leaf([[1.0], [2.0]]), leaf([3.0, 4.0, 5.0])
-    WeightedSum.apply(a, b).sum().backward()
+    ElementwiseProduct.apply(a, b).sum().backward()
     np.testing.assert_allclose(a.grad, [[12.0], [12.0]])
     np.testing.assert_allclose(b.grad, [3.0, 3.0, 3.0])
 
