@@ -573,3 +573,43 @@ def test_a_constant_probability_target_does_not_upcast_float32_logits() -> None:
     loss.backward()
     assert logits.grad.dtype == np.float32
     np.testing.assert_allclose(loss.item(), np.log(3), rtol=1e-6)
+
+
+class _ScaleBy(Function):
+    @staticmethod
+    def forward(ctx, x, seq):
+        ctx.seq = seq  # an op's own attribute; the graph's bookkeeping must not clash with it
+        return x * seq
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.seq, None
+
+
+def test_an_op_may_name_its_own_context_attributes_freely() -> None:
+    x = Tensor(np.ones(2), requires_grad=True)
+    _ScaleBy.apply(x, 5.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [5.0, 5.0])
+
+
+def test_two_tensors_sharing_one_op_backpropagate() -> None:
+    import copy
+    x = Tensor(np.ones(2), requires_grad=True)
+    h = x * 2.0
+    (h + copy.copy(h)).sum().backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 4.0])
+
+
+@pytest.mark.parametrize("old", [np.zeros(2, np.int64), np.broadcast_to(np.zeros(1), (2,)), 0.0])
+def test_an_existing_grad_that_cannot_accumulate_fails_before_any_change(old) -> None:
+    a = Tensor(np.ones(2), requires_grad=True)
+    b = Tensor(np.ones(2), requires_grad=True)
+    a.grad = np.zeros(2)
+    b.grad = old
+    loss = (a * b).sum()
+    with pytest.raises(RuntimeError, match="cannot accumulate"):
+        loss.backward()
+    np.testing.assert_array_equal(a.grad, [0.0, 0.0])
+    b.grad = None
+    loss.backward()  # the graph is intact
+    np.testing.assert_array_equal(a.grad, [1.0, 1.0])

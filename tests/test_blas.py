@@ -46,3 +46,20 @@ def test_axpy_reads_a_read_only_x(kernels, dtype):
     y = np.ones(10_000, dtype=dtype)
     _blas.axpy(2.0, x, y, np.empty_like(y))
     np.testing.assert_allclose(y, 1 + 2 * x.astype(np.float64), rtol=1e-6)
+
+
+def test_axpy_never_writes_read_only_memory_nor_reads_past_a_smaller_x():
+    y = np.zeros(10_000)
+    y.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        _blas.axpy(1.0, np.ones(10_000), y, np.empty(10_000))
+    y = np.zeros((100, 100))
+    _blas.axpy(1.0, np.full(100, 2.0), y, np.empty_like(y))  # NumPy broadcasting, as for small arrays
+    np.testing.assert_array_equal(y, np.full((100, 100), 2.0))
+
+
+def test_axpy_on_overlapping_arrays_matches_numpy():
+    buf = np.arange(10_001.0)
+    expected = buf[1:] + buf[:-1]
+    _blas.axpy(1.0, buf[:-1], buf[1:], np.empty(10_000))
+    np.testing.assert_array_equal(buf[1:], expected)

@@ -20,3 +20,8 @@ def test_applied_on_glibc(monkeypatch):
     except (AttributeError, ValueError, OSError):
         glibc = False
     assert _malloc.tune_malloc() is glibc
+
+
+def test_glibc_tunables_of_the_user_win(monkeypatch):
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")
+    assert _malloc.tune_malloc() is False

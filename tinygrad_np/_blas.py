@@ -30,6 +30,7 @@ _AXPY_MIN_SIZE = 8192
 
 _libs: list[tuple[Any, Any]] | None = None  # (get_num_threads, set_num_threads) per library
 _axpy_kernels: dict[np.dtype, Any] | None = None  # dtype -> cblas ?axpy
+_axpy_max_size = 2**31 - 1  # an LP64 build (no "64" in the symbol) takes 32-bit sizes
 
 
 def _openblas_paths() -> list[str]:
@@ -67,6 +68,7 @@ def _find_axpy() -> dict[np.dtype, Any]:
     Sizes and strides are passed as 64-bit integers: right for ILP64 builds, and for LP64
     builds the 64-bit ABIs read the low 32 bits of the same register.
     """
+    global _axpy_max_size
     kernels: dict[np.dtype, Any] = {}
     for lib in filter(None, map(_load, _openblas_paths())):
         for pre in _AXPY_PREFIXES:
@@ -81,6 +83,8 @@ def _find_axpy() -> dict[np.dtype, Any]:
                         fn.restype = None
                         if _kernel_is_right(fn, dt):
                             kernels[dt] = fn
+                    if "64" in suf:
+                        _axpy_max_size = 2**63 - 1
                     return kernels
     return kernels
 
@@ -100,11 +104,14 @@ def _address(a: np.ndarray) -> int:
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
     """y += alpha * x, in place.  x, y, scratch: arrays of one shape and dtype.
 
-    One BLAS pass for large C-contiguous float arrays; otherwise two NumPy passes through
-    `scratch` (which may be x itself when x is no longer needed).
+    One BLAS pass for large C-contiguous float arrays of one shape that do not overlap and
+    where y is writable; otherwise two NumPy passes through `scratch` (which may be x itself
+    when x is no longer needed), with NumPy's broadcasting and errors.
     """
     global _axpy_kernels
-    if y.size >= _AXPY_MIN_SIZE and x.dtype == y.dtype and x.flags.c_contiguous and y.flags.c_contiguous:
+    if (_AXPY_MIN_SIZE <= y.size <= _axpy_max_size and x.shape == y.shape and x.dtype == y.dtype
+            and x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable
+            and not np.may_share_memory(x, y)):
         if _axpy_kernels is None:
             _axpy_kernels = _find_axpy()
         fn = _axpy_kernels.get(y.dtype)

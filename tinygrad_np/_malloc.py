@@ -9,7 +9,7 @@ mmap threshold to glibc's own dynamic ceiling (32 MiB) and the trim threshold to
 makes those blocks come back from the heap, as a skilled hand-written loop keeps its buffers.
 
 Applied once at import, on glibc only, and not when the user set MALLOC_MMAP_THRESHOLD_ /
-MALLOC_TRIM_THRESHOLD_ (their choice wins) or TINYGRAD_NP_MALLOC=default.
+MALLOC_TRIM_THRESHOLD_ or glibc.malloc tunables (their choice wins) or TINYGRAD_NP_MALLOC=default.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def tune_malloc() -> bool:
     """Set glibc's mmap and trim thresholds; return True if they were set."""
     if os.environ.get("TINYGRAD_NP_MALLOC") == "default":
         return False
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+    if ("MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ
+            or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", "")):
         return False
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):

@@ -16,7 +16,7 @@ import numpy as np
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _grad_enabled = True
-_next_seq = itertools.count().__next__  # creation order of recorded ops (see Tensor.backward)
+_next_index = itertools.count().__next__  # creation order of recorded ops (see Tensor.backward)
 
 
 def as_array(data: Any) -> np.ndarray:
@@ -88,8 +88,9 @@ class Function:
     pass is recorded.
 
     The instance is the context: `ctx.save_for_backward(*arrays)`, `ctx.saved_tensors`,
-    `ctx.needs_input_grad`, plus any attribute an op sets.  All of it is released after
-    the backward pass unless `retain_graph=True`.
+    `ctx.needs_input_grad`, plus any attribute an op sets (the graph itself reserves
+    `parents` and names starting with `_`).  All of it is released after the backward
+    pass unless `retain_graph=True`.
     """
 
     parents: tuple | None
@@ -133,7 +134,7 @@ class Function:
         if _grad_enabled and True in needs:
             ctx.parents = args
             ctx.needs_input_grad = tuple(needs)
-            ctx.seq = _next_seq()
+            ctx._creation_index = _next_index()
             t.requires_grad = True
             t._ctx = ctx
             return t
@@ -145,7 +146,7 @@ class Function:
 def _release(ctx: Function) -> None:
     """Drop everything a node saved; `parents is None` marks it as freed (its place in the
     creation order stays, so a later pass can reach it and report the freed graph)."""
-    ctx.__dict__ = {"parents": None, "seq": ctx.seq}
+    ctx.__dict__ = {"parents": None, "_creation_index": ctx._creation_index}
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.ndarray:
@@ -168,9 +169,13 @@ def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) ->
     """
     for leaf in leaf_grads:
         old = leaf.grad
-        if old is not None and np.shape(old) != leaf._data.shape:
-            raise RuntimeError(f"backward: the existing .grad of a leaf of shape {leaf._data.shape} has shape "
-                               f"{np.shape(old)}; set it to None or to an array of the leaf's shape")
+        if old is not None and not (isinstance(old, np.ndarray) and old.shape == leaf._data.shape
+                                    and old.flags.writeable
+                                    and np.can_cast(leaf._data.dtype, old.dtype, "same_kind")):
+            raise RuntimeError(f"backward: the existing .grad of a leaf of shape {leaf._data.shape} and dtype "
+                               f"{leaf._data.dtype} cannot accumulate (it is {type(old).__name__} "
+                               f"{np.shape(old)} {getattr(old, 'dtype', '')}); set it to None or to a writable "
+                               f"array of the leaf's shape")
     given = {id(seed)}
     for leaf, g in leaf_grads.items():
         if type(g) is not np.ndarray:  # a NumPy scalar from a 0-d reduction
@@ -280,14 +285,14 @@ class Tensor:
         grads: dict[Tensor, np.ndarray] = {}      # interior nodes, until they propagate
         leaf_grads: dict[Tensor, np.ndarray] = {}  # leaves, stored once the pass has succeeded
         done: list[Function] = []
-        heap: list[tuple[int, Tensor]] = []
+        heap: list[tuple[int, int, Tensor]] = []  # id() breaks ties: tensors sharing one op
         if self._ctx is None:
             leaf_grads[self] = grad
         else:
             grads[self] = grad
-            heap.append((-self._ctx.seq, self))
+            heap.append((-self._ctx._creation_index, id(self), self))
         while heap:
-            node = heappop(heap)[1]
+            node = heappop(heap)[2]
             ctx = node._ctx
             if ctx.parents is None:
                 raise RuntimeError("backward: trying to backward through the graph a second time; its saved "
@@ -312,7 +317,7 @@ class Tensor:
                 else:
                     acc[parent] = pg
                     if pctx is not None:
-                        heappush(heap, (-pctx.seq, parent))
+                        heappush(heap, (-pctx._creation_index, id(parent), parent))
             done.append(ctx)
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
         _store_leaf_grads(leaf_grads, grad)
