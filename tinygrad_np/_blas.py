@@ -101,12 +101,12 @@ def _address(a: np.ndarray) -> int:
     return ctypes.addressof(ctypes.c_char.from_buffer(a)) if a.flags.writeable else a.ctypes.data
 
 
-def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
+def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray | None = None) -> None:
     """y += alpha * x, in place.  x, y, scratch: arrays of one shape and dtype.
 
     One BLAS pass for large C-contiguous float arrays of one shape that do not overlap and
     where y is writable; otherwise two NumPy passes through `scratch` (which may be x itself
-    when x is no longer needed), with NumPy's broadcasting and errors.
+    when x is no longer needed; None: a temporary), with NumPy's broadcasting and errors.
     """
     global _axpy_kernels
     if (_AXPY_MIN_SIZE <= y.size <= _axpy_max_size and x.shape == y.shape and x.dtype == y.dtype
@@ -118,8 +118,7 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> Non
         if fn is not None:
             fn(y.size, alpha, _address(x), 1, _address(y), 1)
             return
-    np.multiply(x, alpha, out=scratch)
-    np.add(y, scratch, out=y)
+    np.add(y, np.multiply(x, alpha, out=scratch), out=y)
 
 
 def get_threads() -> list[int]:

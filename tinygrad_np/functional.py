@@ -25,8 +25,12 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
 
     The backward computes dW and db, and dx only when x requires grad.
     """
-    x, W = _tensor(x), _tensor(W)
-    b = None if b is None else _tensor(b)
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if not isinstance(W, Tensor):
+        W = Tensor(W)
+    if b is not None and not isinstance(b, Tensor):
+        b = Tensor(b)
     xs, ws = x._data.shape, W._data.shape
     if len(ws) != 2 or not xs or xs[-1] != ws[0]:
         raise ValueError(f"linear: x of shape {x.shape} does not match W of shape {W.shape} "

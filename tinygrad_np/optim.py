@@ -247,12 +247,12 @@ class SGD(Optimizer):
             if g is None:
                 continue
             d = p.data
-            s = self._buf(p, d)
             if not mu:
                 if wd:  # p - lr*(g + wd*p) == p*(1 - lr*wd) - lr*g
                     np.multiply(d, 1.0 - lr * wd, out=d)
-                axpy(-lr, g, d, s)
+                axpy(-lr, g, d)
                 continue
+            s = self._buf(p, d)
             if wd:  # g' = g + wd*p, kept in the scratch array
                 np.multiply(d, wd, out=s)
                 np.add(s, g, out=s)
