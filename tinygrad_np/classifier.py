@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_np import functional as F
-from tinygrad_np import init, nn, ops, optim
+from tinygrad_np import init, nn, optim
 from tinygrad_np._blas import blas_threads
 from tinygrad_np._io import atomic_savez
 from tinygrad_np._progress import ProgressBar
@@ -332,7 +332,7 @@ class DeepNeuralNetworkClassifier:
         bar = ProgressBar(len(batches), desc, enabled=None if self.verbose else False)
         every = 25
         forward, zero_grad, step = model.forward, opt.zero_grad, opt.step
-        loss_fn = ops.SoftmaxCrossEntropy.apply  # labels were checked once in fit
+        loss_fn = F.softmax_cross_entropy
         with blas_threads(self.blas_threads):
             start = time.perf_counter()
             for i, (Xb, yb) in enumerate(batches, 1):
