@@ -196,6 +196,9 @@ OPS: list[Op] = [
        lambda dtype, contiguous=None: linear_args(True)(dtype, contiguous).map(lambda a: (a[0].data,) + a[1:])),
     Op("F.relu", F.relu, lambda x: np.where(x > 0, x, 0.0), args(one(), KINK_FREE)),
     Op("F.tanh", F.tanh, lambda x: 1 - 2 / (np.exp(2 * x) + 1), args(one())),
+    # On a temporary (here x * 1) the activation overwrites the temporary's array in place.
+    Op("F.relu(x * 1)", lambda x: F.relu(x * 1.0), lambda x: np.where(x > 0, x, 0.0), args(one(), KINK_FREE)),
+    Op("F.tanh(x * 1)", lambda x: F.tanh(x * 1.0), lambda x: 1 - 2 / (np.exp(2 * x) + 1), args(one())),
     Op("F.sigmoid", F.sigmoid, lambda x: 1 / (1 + np.exp(-x)), args(one())),
     Op("F.softmax(x)", F.softmax, np_softmax, args(one(1))),
     Op("F.softmax(x, axis=0)", lambda x: F.softmax(x, axis=0), lambda x: np_softmax(x, 0), args(one(1))),

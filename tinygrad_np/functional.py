@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -41,14 +42,28 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
     return ops.Linear.apply(x, W, b)
 
 
+def _temporary(x: Any) -> np.ndarray | None:
+    """x's array if x is a Tensor that only the calling function refers to, and nothing but x
+    refers to its array (no op saved it, no view of it exists): then an elementwise op may
+    overwrite it, as NumPy does with temporaries in `a + b + c`.  Else None.
+
+    Counted references to x: the caller's argument, this function's argument, getrefcount's.
+    """
+    if type(x) is Tensor and sys.getrefcount(x) == 3 and sys.getrefcount(x._data) == 2:
+        return x._data
+    return None
+
+
 def relu(x: Any) -> Tensor:
     """max(x, 0), elementwise.  The gradient at exactly 0 is 0 (as in PyTorch)."""
-    return ops.ReLU.apply(_tensor(x))
+    out = _temporary(x)
+    return ops.ReLU.apply(_tensor(x), out=out)
 
 
 def tanh(x: Any) -> Tensor:
     """Hyperbolic tangent, elementwise."""
-    return ops.Tanh.apply(_tensor(x))
+    out = _temporary(x)
+    return ops.Tanh.apply(_tensor(x), out=out)
 
 
 def sigmoid(x: Any) -> Tensor:

@@ -150,8 +150,8 @@ class ReLU(Function):
     """max(x, 0); the gradient at exactly 0 is 0, as in PyTorch."""
 
     @staticmethod
-    def forward(ctx, x):
-        y = np.maximum(x, 0)
+    def forward(ctx, x, out=None):
+        y = np.maximum(x, 0, out=out)
         ctx.save_for_backward(y)
         return y
 
@@ -163,15 +163,19 @@ class ReLU(Function):
 
 class Tanh(Function):
     @staticmethod
-    def forward(ctx, x):
-        y = np.tanh(x)
+    def forward(ctx, x, out=None):
+        y = np.tanh(x, out=out)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return grad * (1 - y * y)
+        d = np.empty(np.shape(y), np.result_type(grad, y))  # grad * (1 - y*y) in one temporary
+        np.multiply(y, y, out=d)
+        np.subtract(1, d, out=d)
+        np.multiply(grad, d, out=d)
+        return d
 
 
 class Sigmoid(Function):
@@ -245,8 +249,9 @@ class Linear(Function):
         else:
             grad2 = grad
         dx = np.matmul(grad, W.T) if need_x else None
-        dW = np.matmul(x.T, grad2) if need_W else None
-        db = grad2.sum(axis=0) if need_b else None
+        # Written straight into the optimizer's gradient array when it offers one.
+        dW = np.matmul(x.T, grad2, out=ctx.grad_buffer(1, grad2.dtype)) if need_W else None
+        db = np.sum(grad2, axis=0, out=ctx.grad_buffer(2, grad2.dtype)) if need_b else None
         return dx, dW, db
 
 

@@ -13,10 +13,19 @@ everything a later `step()` reads, so resumed training is bit-identical.
 
 Why the code looks the way it does: the step is on the hot path (at batch 20 one more
 pass over the weights costs a sizeable part of a training step).  Every update writes
-into `p.data` and into preallocated state with `out=` ufuncs, through one scratch array
-per parameter, and folds scalar factors together so that each rule makes the fewest
-passes over the weights NumPy allows.  Scalars are Python floats, so float32 weights
-stay float32.  `p.grad` is only read, never written (as in PyTorch).
+into `p.data` and into preallocated state with `out=` ufuncs, through a scratch array,
+and folds scalar factors together so that each rule makes the fewest passes over the
+weights NumPy allows.  Scalars are Python floats, so float32 weights stay float32.
+`p.grad` is only read, never written (as in PyTorch).
+
+Contiguous storage: the optimizer keeps the parameters of a group that share a dtype in
+one array (each `p.data` becomes a view into it, values unchanged), their gradients in
+another (`tensor.GradBuffer`: the backward pass writes into it) and each state array in a
+third, so that one update is one NumPy call per operation for all of them instead of one
+per parameter.  It packs only arrays nothing else refers to, and falls back to updating
+parameter by parameter (same rule, same result) whenever a step finds a `.grad`, `.data`
+or state array that is not its view, e.g. after `p.data = ...`: build the optimizer after
+converting the model (`model.to(...)`).
 
 The learning-rate schedulers (`StepLR`, `CosineAnnealingLR`; call `sched.step()` once per
 epoch, after `opt.step()`) live here too, and under torch's name `optim.lr_scheduler`.  They
@@ -27,12 +36,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from tinygrad_np._blas import axpy
-from tinygrad_np.tensor import Parameter
+from tinygrad_np.tensor import GradBuffer, Parameter, views_into
 
 __all__ = ["Optimizer", "SGD", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "Adam", "AdamW",
            "LRScheduler", "StepLR", "CosineAnnealingLR", "lr_scheduler"]
@@ -56,8 +66,10 @@ class Optimizer:
     """Base class: parameter groups, `step`, `zero_grad`, `state_dict` / `load_state_dict`.
 
     Subclasses set their defaults, validate a group's hyperparameters in `_check_group`,
-    and update one group in `_step_group`.  `self.state[p]` holds each parameter's state
-    (arrays of the parameter's dtype and an int `step`).
+    read them once per step in `_hyper`, name their state arrays in `_state_names`, and
+    apply the rule to arrays in `_update` (to one parameter, or to a whole `_Pack`).
+    `self.state[p]` holds each parameter's state (arrays of the parameter's dtype and an
+    int `step`).
     """
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
@@ -73,6 +85,7 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Parameter, dict[str, Any]] = {}
         self._scratch: dict[Parameter, tuple[np.ndarray, np.ndarray]] = {}
+        self._storage: list[tuple[list[_Pack], list[Parameter]]] = []  # per group: packs, unpacked params
         checked = [self._prepare_group(g, []) for g in groups]  # validate all before keeping any
         seen: set[int] = set()
         for g in checked:
@@ -83,6 +96,7 @@ class Optimizer:
         self.param_groups = checked
         for g in checked:
             self._init_group_state(g)
+            self._storage.append(self._pack(g))
 
     def _prepare_group(self, group: Any, existing: list[dict[str, Any]]) -> dict[str, Any]:
         name = type(self).__name__
@@ -108,6 +122,7 @@ class Optimizer:
         g = self._prepare_group(group, self.param_groups)
         self.param_groups.append(g)
         self._init_group_state(g)
+        self._storage.append(self._pack(g))
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_range("learning rate", group["lr"], 0.0)
@@ -119,11 +134,58 @@ class Optimizer:
     def _init_group_state(self, group: dict[str, Any]) -> None:
         """Create state eagerly (only AdaGrad does, as PyTorch); others create it at the first step."""
 
-    def _state(self, p: Parameter, *names: str) -> dict[str, Any]:
-        """p's state; at its first step created as {"step": 0, name: zeros like p, ...}."""
+    def _pack(self, group: dict[str, Any]) -> tuple[list[_Pack], list[Parameter]]:
+        """Contiguous storage for the group's parameters, one `_Pack` per dtype of two or more.
+
+        A parameter is packed only if its array is a C-contiguous, writable float array that
+        owns its memory and that nothing but the Parameter refers to (so rebinding `p.data`
+        to a view cannot leave a caller holding an array that stops training).
+        """
+        by_dtype: dict[np.dtype, list[Parameter]] = {}
+        loose = []
+        for p in group["params"]:
+            d = p._data
+            # References to d: the Parameter, the local name `d`, getrefcount's argument.
+            if (type(d) is np.ndarray and d.base is None and d.flags.c_contiguous and d.flags.writeable
+                    and d.dtype in (np.float32, np.float64) and d.size and sys.getrefcount(d) == 3):
+                by_dtype.setdefault(d.dtype, []).append(p)
+            else:
+                loose.append(p)
+        packs = []
+        for dt, ps in by_dtype.items():
+            if len(ps) < 2:
+                loose += ps
+                continue
+            pack = _Pack(ps, dt)
+            pack.adopt(self.state, self._state_names(self._hyper(group)))
+            packs.append(pack)
+        return packs, loose
+
+    def _hyper(self, group: dict[str, Any]) -> tuple:
+        """The group's hyperparameters as Python floats and flags, in the order `_update` reads them."""
+        raise NotImplementedError
+
+    def _state_names(self, h: tuple) -> tuple[str, ...]:
+        """Names of the state arrays the rule keeps with hyperparameters `h`."""
+        return ()
+
+    def _needs_scratch(self, h: tuple) -> bool:
+        return True
+
+    def _update(self, d: np.ndarray, g: np.ndarray, st: dict[str, Any], s: np.ndarray | None, step: int,
+                h: tuple) -> None:
+        """Apply the rule in place: parameter d, gradient g, state arrays st, scratch s (like d), at
+        `step` (1 at the first update)."""
+        raise NotImplementedError
+
+    def _state(self, p: Parameter, names: tuple[str, ...]) -> dict[str, Any]:
+        """p's state, created at its first step as {"step": 0}; missing arrays are added as zeros."""
         st = self.state.get(p)
         if st is None:
-            st = self.state[p] = {"step": 0, **{n: np.zeros_like(p.data) for n in names}}
+            st = self.state[p] = {"step": 0}
+        for n in names:
+            if n not in st:
+                st[n] = np.zeros_like(p.data)
         return st
 
     def _buf(self, p: Parameter, d: np.ndarray) -> np.ndarray:
@@ -145,12 +207,31 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter whose grad is not None.  `closure` (optional) recomputes the loss first."""
         loss = closure() if closure is not None else None
-        for group in self.param_groups:
-            self._step_group(group)
+        state = self.state
+        for group, (packs, loose) in zip(self.param_groups, self._storage):
+            h = self._hyper(group)
+            names = self._state_names(h)
+            for pack in packs:
+                step = pack.next_step(state, names)
+                if step is None:  # e.g. the first step, or a parameter without a gradient
+                    for p in pack.params:
+                        self._update_param(p, h, names)
+                    pack.adopt(state, names)
+                else:
+                    s = pack.scratch() if self._needs_scratch(h) else None
+                    self._update(pack.data, pack.grads.array, pack.state, s, step, h)
+            for p in loose:
+                self._update_param(p, h, names)
         return loss
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        raise NotImplementedError
+    def _update_param(self, p: Parameter, h: tuple, names: tuple[str, ...]) -> None:
+        g = p.grad
+        if g is None:
+            return
+        d = p.data
+        st = self._state(p, names)
+        st["step"] = step = st["step"] + 1
+        self._update(d, g, st, self._buf(p, d) if self._needs_scratch(h) else None, step, h)
 
     # ---- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -210,6 +291,9 @@ class Optimizer:
             new_state[p] = entry
         self.param_groups[:] = new_groups
         self.state = new_state
+        for group, (packs, _) in zip(self.param_groups, self._storage):
+            for pack in packs:
+                pack.adopt(new_state, self._state_names(self._hyper(group)))
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -217,6 +301,82 @@ class Optimizer:
             lines.append(f"  group {i}: {len(g['params'])} params, "
                          + ", ".join(f"{k}={v}" for k, v in g.items() if k != "params"))
         return "\n".join(lines) + "\n)"
+
+
+
+class _Pack:
+    """Parameters of one group and dtype in contiguous storage, so one update is one call per op.
+
+    `data` holds the parameters (each `p.data` is a view into it), `grads` their gradients
+    (a `GradBuffer`), `state[name]` each state array the rule keeps.  The per-parameter
+    state dicts stay the public face (`optimizer.state[p]`); their arrays are views too.
+    """
+
+    def __init__(self, params: list[Parameter], dtype: np.dtype) -> None:
+        self.params = params
+        self.dtype = dtype
+        self.data = np.empty(sum(p.size for p in params), dtype)
+        self.data_views = views_into(self.data, params)
+        for p, v in zip(params, self.data_views):
+            np.copyto(v, p._data)
+            p._data = v
+        self.grads = GradBuffer(params, dtype)
+        self.state: dict[str, np.ndarray] = {}
+        self._state_views: dict[str, list[np.ndarray]] = {}
+        self._names: tuple[str, ...] = ()
+        self._adopted: list[dict[str, Any]] | None = None  # the state dicts whose arrays are views
+        self._scratch: np.ndarray | None = None
+
+    def scratch(self) -> np.ndarray:
+        if self._scratch is None:
+            self._scratch = np.empty_like(self.data)
+        return self._scratch
+
+    def adopt(self, state: dict[Parameter, dict[str, Any]], names: tuple[str, ...]) -> None:
+        """Make the parameters' state arrays `names` views into flat storage (values copied once).
+
+        Done only when every parameter still has its packed array and a state with arrays of
+        its shape under exactly these names; otherwise the pack stays unused (None).
+        """
+        self._adopted = None
+        sts = [state.get(p) for p in self.params]
+        for p, v, st in zip(self.params, self.data_views, sts):
+            if p._data is not v or st is None or any(
+                    not isinstance(st.get(n), np.ndarray) or st[n].shape != v.shape for n in names):
+                return
+        for n in list(self.state):
+            if n not in names:  # e.g. amsgrad switched off by load_state_dict: free the memory
+                del self.state[n], self._state_views[n]
+        for n in names:
+            if n not in self.state:
+                self.state[n] = np.empty_like(self.data)
+                self._state_views[n] = views_into(self.state[n], self.params)
+            for st, v in zip(sts, self._state_views[n]):
+                if st[n] is not v:
+                    np.copyto(v, st[n])
+                    st[n] = v
+        self._names = names
+        self._adopted = sts
+
+    def next_step(self, state: dict[Parameter, dict[str, Any]], names: tuple[str, ...]) -> int | None:
+        """The number of this step if the whole pack can be updated at once (every parameter has
+        its packed array, its gradient in the GradBuffer, its adopted state, one common step
+        count), after advancing every parameter's counter; otherwise None, changing nothing."""
+        adopted = self._adopted
+        if adopted is None or names != self._names:
+            return None
+        step = adopted[0]["step"]
+        views = self._state_views
+        for i, (p, dv, gv, st) in enumerate(zip(self.params, self.data_views, self.grads.views, adopted)):
+            if p._data is not dv or p.grad is not gv or state.get(p) is not st or st["step"] != step:
+                return None
+            for n in names:
+                if st[n] is not views[n][i]:
+                    return None
+        step += 1
+        for st in adopted:
+            st["step"] = step
+        return step
 
 
 class SGD(Optimizer):
@@ -239,43 +399,45 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr, mu, damp = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
-        wd, nesterov = float(group["weight_decay"]), group["nesterov"]
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            d = p.data
-            if not mu:
-                if wd:  # p - lr*(g + wd*p) == p*(1 - lr*wd) - lr*g
-                    np.multiply(d, 1.0 - lr * wd, out=d)
-                axpy(-lr, g, d)
-                continue
-            s = self._buf(p, d)
-            if wd:  # g' = g + wd*p, kept in the scratch array
-                np.multiply(d, wd, out=s)
+    def _hyper(self, group: dict[str, Any]) -> tuple:
+        return (float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
+                float(group["weight_decay"]), bool(group["nesterov"]))
+
+    def _state_names(self, h: tuple) -> tuple[str, ...]:
+        return ("momentum_buffer",) if h[1] else ()
+
+    def _needs_scratch(self, h: tuple) -> bool:
+        return bool(h[1])
+
+    def _update(self, d, g, st, s, step, h):
+        lr, mu, damp, wd, nesterov = h
+        if not mu:
+            if wd:  # p - lr*(g + wd*p) == p*(1 - lr*wd) - lr*g
+                np.multiply(d, 1.0 - lr * wd, out=d)
+            axpy(-lr, g, d)
+            return
+        if wd:  # g' = g + wd*p, kept in the scratch array
+            np.multiply(d, wd, out=s)
+            np.add(s, g, out=s)
+            g = s
+        buf = st["momentum_buffer"]
+        if step == 1:  # torch starts the buffer at g', undamped
+            np.copyto(buf, g)
+        else:
+            np.multiply(buf, mu, out=buf)
+            if damp:
+                buf += g * (1.0 - damp)
+            else:
+                np.add(buf, g, out=buf)
+        if nesterov:  # p -= lr * (g' + mu*buf)
+            if g is s:
+                s += buf * mu
+            else:
+                np.multiply(buf, mu, out=s)
                 np.add(s, g, out=s)
-                g = s
-            st = self.state.setdefault(p, {})
-            buf = st.get("momentum_buffer")
-            if buf is None:
-                buf = st["momentum_buffer"] = np.array(g, dtype=d.dtype)
-            else:
-                np.multiply(buf, mu, out=buf)
-                if damp:
-                    buf += g * (1.0 - damp)
-                else:
-                    np.add(buf, g, out=buf)
-            if nesterov:  # p -= lr * (g' + mu*buf)
-                if g is s:
-                    s += buf * mu
-                else:
-                    np.multiply(buf, mu, out=s)
-                    np.add(s, g, out=s)
-                axpy(-lr, s, d, s)
-            else:
-                axpy(-lr, buf, d, s)
+            axpy(-lr, s, d, s)
+        else:
+            axpy(-lr, buf, d, s)
 
 
 class AdaGrad(Optimizer):
@@ -301,28 +463,25 @@ class AdaGrad(Optimizer):
         for p in group["params"]:
             self.state[p] = {"step": 0, "sum": np.full_like(p.data, v)}
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
-        wd, eps = float(group["weight_decay"]), float(group["eps"])
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            d = p.data
-            st = self.state[p]
-            st["step"] = step = st["step"] + 1
-            clr = lr / (1.0 + (step - 1) * lr_decay)
-            s = self._buf(p, d)
-            acc = st["sum"]
-            if wd:
-                g = g + wd * d  # rare: one temporary
-            # 6 passes, no allocation: s = g*g; sum += s; s = sqrt(sum); s += eps; s = g/s; p -= clr*s
-            np.multiply(g, g, out=s)
-            np.add(acc, s, out=acc)
-            np.sqrt(acc, out=s)
-            np.add(s, eps, out=s)
-            np.divide(g, s, out=s)
-            axpy(-clr, s, d, s)
+    def _hyper(self, group: dict[str, Any]) -> tuple:
+        return float(group["lr"]), float(group["lr_decay"]), float(group["weight_decay"]), float(group["eps"])
+
+    def _state_names(self, h: tuple) -> tuple[str, ...]:
+        return ("sum",)
+
+    def _update(self, d, g, st, s, step, h):
+        lr, lr_decay, wd, eps = h
+        clr = lr / (1.0 + (step - 1) * lr_decay)
+        acc = st["sum"]
+        if wd:
+            g = g + wd * d  # rare: one temporary
+        # 6 passes, no allocation: s = g*g; sum += s; s = sqrt(sum); s += eps; s = g/s; p -= clr*s
+        np.multiply(g, g, out=s)
+        np.add(acc, s, out=acc)
+        np.sqrt(acc, out=s)
+        np.add(s, eps, out=s)
+        np.divide(g, s, out=s)
+        axpy(-clr, s, d, s)
 
 
 Adagrad = AdaGrad
@@ -346,43 +505,40 @@ class RMSProp(Optimizer):
         _check_range("alpha value", group["alpha"], 0.0, 1.0)
         _check_range("momentum value", group["momentum"], 0.0, 1.0, hi_open=True)
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
-        wd, mu, centered = float(group["weight_decay"]), float(group["momentum"]), group["centered"]
-        names = ("square_avg",) + ("momentum_buffer",) * (mu > 0) + ("grad_avg",) * bool(centered)
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            d = p.data
-            st = self._state(p, *names)
-            st["step"] += 1
-            s = self._buf(p, d)
-            if wd:
-                g = g + wd * d
-            sq = st["square_avg"]
-            np.multiply(sq, alpha, out=sq)
-            np.multiply(g, g, out=s)
-            axpy(1.0 - alpha, s, sq, s)
-            if centered:
-                ga = st["grad_avg"]
-                np.subtract(g, ga, out=s)  # ga.lerp_(g, 1 - alpha)
-                np.multiply(s, 1.0 - alpha, out=s)
-                np.add(ga, s, out=ga)
-                np.multiply(ga, ga, out=s)
-                np.subtract(sq, s, out=s)
-                np.sqrt(s, out=s)
-            else:
-                np.sqrt(sq, out=s)
-            np.add(s, eps, out=s)
-            np.divide(g, s, out=s)
-            if mu > 0:
-                buf = st["momentum_buffer"]
-                np.multiply(buf, mu, out=buf)
-                np.add(buf, s, out=buf)
-                axpy(-lr, buf, d, s)
-            else:
-                axpy(-lr, s, d, s)
+    def _hyper(self, group: dict[str, Any]) -> tuple:
+        return (float(group["lr"]), float(group["alpha"]), float(group["eps"]), float(group["weight_decay"]),
+                float(group["momentum"]), bool(group["centered"]))
+
+    def _state_names(self, h: tuple) -> tuple[str, ...]:
+        return ("square_avg",) + ("momentum_buffer",) * (h[4] > 0) + ("grad_avg",) * h[5]
+
+    def _update(self, d, g, st, s, step, h):
+        lr, alpha, eps, wd, mu, centered = h
+        if wd:
+            g = g + wd * d
+        sq = st["square_avg"]
+        np.multiply(sq, alpha, out=sq)
+        np.multiply(g, g, out=s)
+        axpy(1.0 - alpha, s, sq, s)
+        if centered:
+            ga = st["grad_avg"]
+            np.subtract(g, ga, out=s)  # ga.lerp_(g, 1 - alpha)
+            np.multiply(s, 1.0 - alpha, out=s)
+            np.add(ga, s, out=ga)
+            np.multiply(ga, ga, out=s)
+            np.subtract(sq, s, out=s)
+            np.sqrt(s, out=s)
+        else:
+            np.sqrt(sq, out=s)
+        np.add(s, eps, out=s)
+        np.divide(g, s, out=s)
+        if mu > 0:
+            buf = st["momentum_buffer"]
+            np.multiply(buf, mu, out=buf)
+            np.add(buf, s, out=buf)
+            axpy(-lr, buf, d, s)
+        else:
+            axpy(-lr, s, d, s)
 
 
 RMSprop = RMSProp
@@ -409,43 +565,40 @@ class Adam(Optimizer):
         _check_range("beta parameter at index 0", betas[0], 0.0, 1.0, hi_open=True)
         _check_range("beta parameter at index 1", betas[1], 0.0, 1.0, hi_open=True)
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr, eps, wd, amsgrad = float(group["lr"]), float(group["eps"]), float(group["weight_decay"]), group["amsgrad"]
-        b1, b2 = float(group["betas"][0]), float(group["betas"][1])
-        names = ("exp_avg", "exp_avg_sq") + ("max_exp_avg_sq",) * bool(amsgrad)
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            d = p.data
-            st = self._state(p, *names)
-            st["step"] = t = st["step"] + 1
-            s = self._buf(p, d)
-            if wd:
-                if self._decoupled:  # AdamW: p *= 1 - lr*wd before the Adam step
-                    np.multiply(d, 1.0 - lr * wd, out=d)
-                else:
-                    g = g + wd * d
-            m, v = st["exp_avg"], st["exp_avg_sq"]
-            np.multiply(m, b1, out=m)  # m = beta1*m + (1-beta1)*g  (PyTorch's lerp, up to rounding)
-            axpy(1.0 - b1, g, m, s)
-            np.multiply(v, b2, out=v)
-            np.multiply(g, g, out=s)
-            axpy(1.0 - b2, s, v, s)
-            if amsgrad:
-                vmax = st["max_exp_avg_sq"]
-                np.maximum(vmax, v, out=vmax)
-                v = vmax
-            if lr == 0.0:
-                continue
-            # step_size * m / (sqrt(v)/sqrt(bc2) + eps) == step_size*sqrt(bc2) * m / (sqrt(v) + eps*sqrt(bc2)):
-            # both scalar factors move into the eps pass and the final axpy.
-            step_size = lr / (1.0 - b1 ** t)
-            root_bc2 = math.sqrt(1.0 - b2 ** t)
-            np.sqrt(v, out=s)
-            np.add(s, eps * root_bc2, out=s)
-            np.divide(m, s, out=s)
-            axpy(-step_size * root_bc2, s, d, s)
+    def _hyper(self, group: dict[str, Any]) -> tuple:
+        return (float(group["lr"]), float(group["eps"]), float(group["weight_decay"]), bool(group["amsgrad"]),
+                float(group["betas"][0]), float(group["betas"][1]))
+
+    def _state_names(self, h: tuple) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq") + ("max_exp_avg_sq",) * h[3]
+
+    def _update(self, d, g, st, s, step, h):
+        lr, eps, wd, amsgrad, b1, b2 = h
+        if wd:
+            if self._decoupled:  # AdamW: p *= 1 - lr*wd before the Adam step
+                np.multiply(d, 1.0 - lr * wd, out=d)
+            else:
+                g = g + wd * d
+        m, v = st["exp_avg"], st["exp_avg_sq"]
+        np.multiply(m, b1, out=m)  # m = beta1*m + (1-beta1)*g  (PyTorch's lerp, up to rounding)
+        axpy(1.0 - b1, g, m, s)
+        np.multiply(v, b2, out=v)
+        np.multiply(g, g, out=s)
+        axpy(1.0 - b2, s, v, s)
+        if amsgrad:
+            vmax = st["max_exp_avg_sq"]
+            np.maximum(vmax, v, out=vmax)
+            v = vmax
+        if lr == 0.0:
+            return
+        # step_size * m / (sqrt(v)/sqrt(bc2) + eps) == step_size*sqrt(bc2) * m / (sqrt(v) + eps*sqrt(bc2)):
+        # both scalar factors move into the eps pass and the final axpy.
+        step_size = lr / (1.0 - b1 ** step)
+        root_bc2 = math.sqrt(1.0 - b2 ** step)
+        np.sqrt(v, out=s)
+        np.add(s, eps * root_bc2, out=s)
+        np.divide(m, s, out=s)
+        axpy(-step_size * root_bc2, s, d, s)
 
 
 class AdamW(Adam):

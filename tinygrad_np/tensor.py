@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 from heapq import heappop, heappush
 from typing import Any, Sequence
 
@@ -108,6 +109,18 @@ class Function:
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
 
+    def grad_buffer(self, i: int, dtype: np.dtype) -> np.ndarray | None:
+        """An array `backward` may write input i's gradient into (with `out=`), or None.
+
+        Offered only for a Parameter whose optimizer keeps its gradients in one preallocated
+        array (see `GradBuffer`), when the gradient will be of `dtype` and nothing else holds
+        the array (not `.grad`, not an earlier consumer of the same Parameter in this pass,
+        not the caller).  Returning it from `backward` makes it the Parameter's `.grad`
+        without a copy.
+        """
+        slot = getattr(self.parents[i], "_grad_slot", None)
+        return None if slot is None else slot[0].take(slot[1], self.parents[i]._data, dtype)
+
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run `forward` on the arrays of `args` and record the op if any input requires grad."""
@@ -143,6 +156,44 @@ class Function:
         return t
 
 
+def views_into(flat: np.ndarray, tensors: Sequence[Tensor]) -> list[np.ndarray]:
+    """Consecutive views of the 1-D array `flat`, one of each tensor's shape, in order."""
+    views, start = [], 0
+    for t in tensors:
+        n = t._data.size
+        views.append(flat[start:start + n].reshape(t._data.shape))
+        start += n
+    return views
+
+
+class GradBuffer:
+    """One contiguous array holding the gradients of several Parameters, one view each.
+
+    An optimizer makes one per group and dtype, so that its update reads every gradient
+    in a single NumPy call per operation.  The backward pass writes a Parameter's gradient
+    straight into its view (see `Function.grad_buffer`) and stores that view as `.grad`.
+    A view is handed out again only when nothing but this object refers to it or to any
+    part of the array (CPython reference counts), so a `.grad` kept by the caller from an
+    earlier step is never overwritten.
+    """
+
+    def __init__(self, params: Sequence[Parameter], dtype: np.dtype) -> None:
+        self.array = np.empty(sum(p._data.size for p in params), dtype)
+        self.views = views_into(self.array, params)
+        self._free_refs = len(self.views) + 2  # self.array, each view's base, getrefcount's argument
+        for i, p in enumerate(params):
+            p._grad_slot = (self, i)
+
+    def take(self, i: int, data: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+        """View i if it matches `data`'s shape and `dtype` and nothing else refers to it, else None."""
+        views = self.views
+        # Free: held only by the list (+1 for getrefcount's argument); no outside view of the array.
+        if sys.getrefcount(views[i]) != 2 or sys.getrefcount(self.array) != self._free_refs:
+            return None
+        v = views[i]
+        return v if v.dtype == dtype and v.shape == data.shape and v.dtype == data.dtype else None
+
+
 def _release(ctx: Function) -> None:
     """Drop everything a node saved; `parents is None` marks it as freed (its place in the
     creation order stays, so a later pass can reach it and report the freed graph)."""
@@ -158,6 +209,12 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
+
+
+def _is_grad_slot(leaf: Tensor, g: np.ndarray) -> bool:
+    """True if `g` is the view of `leaf`'s GradBuffer (handed out by `Function.grad_buffer`)."""
+    slot = getattr(leaf, "_grad_slot", None)
+    return slot is not None and slot[0].views[slot[1]] is g
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -182,13 +239,52 @@ def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) ->
             g = np.asarray(g)
         if g.dtype != leaf._data.dtype:
             g = g.astype(leaf._data.dtype)
-        elif id(g) in given or g.base is not None:
+        elif id(g) in given or (g.base is not None and not _is_grad_slot(leaf, g)):
             g = g.copy()
         given.add(id(g))
         if leaf.grad is None:
             leaf.grad = g
         else:
             leaf.grad += g
+
+
+def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarray],
+               leaf_grads: dict[Tensor, np.ndarray]) -> list[Function]:
+    """Run every node's backward, newest first, from `heap`; returns the nodes run, in order.
+
+    `grads` holds the gradients of interior nodes until they propagate; leaves' gradients are
+    summed into `leaf_grads`.
+    """
+    done: list[Function] = []
+    while heap:
+        node = heappop(heap)[2]
+        ctx = node._ctx
+        if ctx.parents is None:
+            raise RuntimeError("backward: trying to backward through the graph a second time; its saved "
+                               "arrays were freed. Pass retain_graph=True to the first backward call.")
+        in_grads = ctx.backward(ctx, grads.pop(node))
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        if len(in_grads) != len(ctx.parents):
+            raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(in_grads)} gradient(s) "
+                               f"for {len(ctx.parents)} input(s)")
+        for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
+            if not needs:
+                continue
+            if pg is None:  # a custom backward may return None for an input: a zero gradient
+                pg = np.zeros_like(parent._data)
+            elif pg.shape != parent._data.shape:
+                pg = _unbroadcast(pg, parent._data.shape, ctx)
+            pctx = parent._ctx
+            acc = grads if pctx is not None else leaf_grads
+            if parent in acc:
+                acc[parent] = acc[parent] + pg
+            else:
+                acc[parent] = pg
+                if pctx is not None:
+                    heappush(heap, (-pctx._creation_index, id(parent), parent))
+        done.append(ctx)
+    return done
 
 
 class Tensor:
@@ -284,41 +380,13 @@ class Tensor:
         # receive have arrived and are summed once.  No separate pass over the graph is needed.
         grads: dict[Tensor, np.ndarray] = {}      # interior nodes, until they propagate
         leaf_grads: dict[Tensor, np.ndarray] = {}  # leaves, stored once the pass has succeeded
-        done: list[Function] = []
         heap: list[tuple[int, int, Tensor]] = []  # id() breaks ties: tensors sharing one op
         if self._ctx is None:
             leaf_grads[self] = grad
         else:
             grads[self] = grad
             heap.append((-self._ctx._creation_index, id(self), self))
-        while heap:
-            node = heappop(heap)[2]
-            ctx = node._ctx
-            if ctx.parents is None:
-                raise RuntimeError("backward: trying to backward through the graph a second time; its saved "
-                                   "arrays were freed. Pass retain_graph=True to the first backward call.")
-            in_grads = ctx.backward(ctx, grads.pop(node))
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            if len(in_grads) != len(ctx.parents):
-                raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(in_grads)} gradient(s) "
-                                   f"for {len(ctx.parents)} input(s)")
-            for parent, needs, pg in zip(ctx.parents, ctx.needs_input_grad, in_grads):
-                if not needs:
-                    continue
-                if pg is None:  # a custom backward may return None for an input: a zero gradient
-                    pg = np.zeros_like(parent._data)
-                elif pg.shape != parent._data.shape:
-                    pg = _unbroadcast(pg, parent._data.shape, ctx)
-                pctx = parent._ctx
-                acc = grads if pctx is not None else leaf_grads
-                if parent in acc:
-                    acc[parent] = acc[parent] + pg
-                else:
-                    acc[parent] = pg
-                    if pctx is not None:
-                        heappush(heap, (-pctx._creation_index, id(parent), parent))
-            done.append(ctx)
+        done = _propagate(heap, grads, leaf_grads)
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
         _store_leaf_grads(leaf_grads, grad)
         if not retain_graph:
@@ -407,10 +475,11 @@ class Tensor:
 class Parameter(Tensor):
     """A Tensor that requires grad: a learnable weight, collected by `nn.Module.parameters()`."""
 
-    __slots__ = ()
+    __slots__ = ("_grad_slot",)
 
     def __init__(self, data: Any) -> None:
         super().__init__(data, requires_grad=True)
+        self._grad_slot: tuple[GradBuffer, int] | None = None  # set by an optimizer's GradBuffer
 
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor"):].replace(", requires_grad=True", "")

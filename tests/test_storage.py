@@ -1,0 +1,326 @@
+"""Contiguous storage: optimizers packing parameters, gradients written into `GradBuffer`s,
+and elementwise ops reusing temporaries.  Each fast path must give the results of the plain
+one, and must never overwrite an array that someone else still holds."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import tinygrad_np.functional as F
+from tinygrad_np import Function, Parameter, Tensor, init, nn, optim
+from tinygrad_np.tensor import GradBuffer
+
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    ("AdaGrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1)),
+    ("RMSProp", dict(lr=0.01, centered=True, momentum=0.5)),
+    ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
+    ("AdamW", dict(lr=0.01)),
+]
+IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)]
+
+
+def model(dtype=np.float64, seed=0):
+    return nn.Sequential(nn.FC(5, 7, initializer=init.XavierInitializer(rng=seed, dtype=dtype, random_bias=True)),
+                         nn.Tanh(),
+                         nn.FC(7, 3, initializer=init.XavierInitializer(rng=seed + 1, dtype=dtype, random_bias=True)))
+
+
+def batch(seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((8, 5)).astype(dtype), rng.integers(0, 3, 8)
+
+
+def loss(m, X, y):
+    return F.softmax_cross_entropy(m(Tensor(X)), y)
+
+
+def pack_of(opt):
+    (packs, loose), = opt._storage
+    return packs, loose
+
+
+def hold_arrays(m):
+    """Keep a reference to every parameter's array, so that no optimizer may pack it."""
+    return [p.data for p in m.parameters()]
+
+
+# ---- packing -------------------------------------------------------------------------------------
+def test_optimizer_packs_parameters_into_one_array_keeping_values():
+    m = model()
+    before = [p.data.copy() for p in m.parameters()]
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    (pack,), loose = pack_of(opt)
+    assert loose == [] and pack.params == list(m.parameters())
+    for p, b in zip(m.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+        assert p.data.base is pack.data and p.data.flags.c_contiguous
+    X, y = batch()
+    loss(m, X, y).backward()
+    for p, v in zip(m.parameters(), pack.grads.views):
+        assert p.grad is v and v.base is pack.grads.array
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_packed_training_equals_parameter_by_parameter(name, kw, dtype):
+    packed, plain = model(dtype), model(dtype)
+    held = hold_arrays(plain)
+    opt_packed = getattr(optim, name)(packed.parameters(), **kw)
+    opt_plain = getattr(optim, name)(plain.parameters(), **kw)
+    assert pack_of(opt_packed)[0] and not pack_of(opt_plain)[0]
+    for step in range(6):
+        X, y = batch(step, dtype)
+        for m, o in ((packed, opt_packed), (plain, opt_plain)):
+            o.zero_grad()
+            loss(m, X, y).backward()
+            o.step()
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for p, q in zip(packed.parameters(), plain.parameters()):
+        assert p.dtype == dtype
+        np.testing.assert_allclose(p.data, q.data, rtol=rtol, atol=rtol)
+    for p, q in zip(packed.parameters(), plain.parameters()):
+        sp, sq = opt_packed.state[p], opt_plain.state[q]
+        assert sp.keys() == sq.keys() and sp["step"] == sq["step"] == 6
+        for k, v in sp.items():
+            if isinstance(v, np.ndarray):
+                assert v.dtype == dtype
+                np.testing.assert_allclose(v, sq[k], rtol=rtol, atol=rtol)
+    assert held[0] is plain[0].W.data  # the held arrays were trained in place
+
+
+def test_an_array_held_elsewhere_is_not_packed_and_still_trains_in_place():
+    W = np.ones((3, 2))
+    a, b = Parameter(W), Parameter(np.ones((3, 2)))
+    opt = optim.SGD([a, b], lr=0.5)
+    assert a.data is W
+    a.grad = np.ones((3, 2))
+    opt.step()
+    np.testing.assert_array_equal(W, np.full((3, 2), 0.5))
+
+
+def test_the_pack_path_runs_and_its_state_arrays_are_views():
+    m = model()
+    opt = optim.Adam(m.parameters(), lr=0.01)
+    (pack,), _ = pack_of(opt)
+    X, y = batch()
+    names = ("exp_avg", "exp_avg_sq")
+    for step in range(1, 4):
+        opt.zero_grad()
+        loss(m, X, y).backward()
+        ready = pack.next_step(opt.state, names)
+        assert (ready is None) == (step == 1)  # the first step creates the state parameter by parameter
+        if ready is not None:  # undo the counter advance of the probe
+            for p in m.parameters():
+                opt.state[p]["step"] -= 1
+        opt.step()
+    for i, p in enumerate(m.parameters()):
+        for n in names:
+            assert opt.state[p][n].base is pack.state[n]
+
+
+# ---- nothing held is overwritten -----------------------------------------------------------------
+@pytest.mark.parametrize("keep", ["grad", "view", "memoryview"])
+def test_a_gradient_kept_by_the_caller_is_never_overwritten(keep):
+    m = model()
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    X, y = batch()
+    loss(m, X, y).backward()
+    W = m[0].W
+    kept = {"grad": lambda g: g, "view": lambda g: g[1:], "memoryview": memoryview}[keep](W.grad)
+    values = np.array(kept, copy=True)
+    opt.step()
+    opt.zero_grad()
+    loss(m, *batch(1)).backward()
+    np.testing.assert_array_equal(np.asarray(kept), values)
+    assert not np.shares_memory(W.grad, np.asarray(kept))
+    opt.step()  # parameter by parameter this time: still right
+    del kept
+    opt.zero_grad()
+    loss(m, X, y).backward()
+    assert W.grad is pack_of(opt)[0][0].grads.views[0]  # free again: reused
+
+
+def test_grad_buffer_offers_each_view_once_per_pass_and_gradients_still_add_up():
+    """A parameter used twice (weight tying): the second contribution is added, not written over."""
+    W = Parameter(np.random.default_rng(0).standard_normal((4, 4)))
+    other = Parameter(np.zeros(4))
+    opt = optim.SGD([W, other], lr=0.1)
+    x = np.random.default_rng(1).standard_normal((3, 4))
+    out = F.linear(F.linear(Tensor(x), W, other), W, other).sum()
+    out.backward()
+    h = x @ W.data + other.data
+    g_out = np.ones((3, 4))
+    expected = h.T @ g_out + x.T @ (g_out @ W.data.T)
+    np.testing.assert_allclose(W.grad, expected, rtol=1e-12)
+    np.testing.assert_allclose(other.grad, g_out.sum(0) + (g_out @ W.data.T).sum(0), rtol=1e-12)
+    before = W.data.copy()
+    opt.step()
+    np.testing.assert_allclose(W.data, before - 0.1 * expected, rtol=1e-12)
+
+
+def test_accumulating_backward_passes_add_into_the_buffer():
+    m = model()
+    optim.SGD(m.parameters(), lr=0.1)
+    X, y = batch()
+    loss(m, X, y).backward()
+    first = m[0].W.grad.copy()
+    loss(m, X, y).backward()  # no zero_grad: accumulates
+    np.testing.assert_allclose(m[0].W.grad, 2 * first, rtol=1e-12)
+    m.zero_grad(set_to_none=False)
+    assert np.all(m[0].W.grad == 0)
+    loss(m, X, y).backward()
+    np.testing.assert_allclose(m[0].W.grad, first, rtol=1e-12)
+
+
+def test_a_failed_backward_leaves_no_gradient_behind():
+    class Boom(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, grad):
+            raise ArithmeticError("boom")
+
+    m = model()
+    optim.SGD(m.parameters(), lr=0.1)
+    X, _ = batch()
+    out = Boom.apply(m(Tensor(X))).sum() + m(Tensor(X)).sum()
+    with pytest.raises(ArithmeticError):
+        out.backward()
+    assert all(p.grad is None for p in m.parameters())
+
+
+# ---- changes behind the optimizer's back -----------------------------------------------------------
+def test_parameter_without_gradient_and_rebound_data_fall_back_correctly():
+    a, b = model(), model()
+    held = hold_arrays(b)
+    oa, ob = optim.Adam(a.parameters(), lr=0.01), optim.Adam(b.parameters(), lr=0.01)
+    X, y = batch()
+    for step in range(4):
+        for m, o in ((a, oa), (b, ob)):
+            o.zero_grad()
+            if step == 2:  # only the last layer gets a gradient
+                F.softmax_cross_entropy(m[2](Tensor(np.tanh(X @ np.ones((5, 7))))), y).backward()
+            else:
+                loss(m, X, y).backward()
+            o.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
+    a.to(np.float32)  # rebinds every p.data: the packed arrays are no longer the parameters'
+    b.to(np.float32)
+    del held
+    oa.zero_grad()
+    loss(a, X.astype(np.float32), y).backward()
+    before = [p.data.copy() for p in a.parameters()]
+    oa.step()
+    assert all(not np.array_equal(p.data, q) for p, q in zip(a.parameters(), before))
+
+
+def test_state_replaced_by_the_caller_is_adopted():
+    m = model()
+    opt = optim.AdaGrad(m.parameters(), lr=0.1)
+    X, y = batch()
+    W = m[0].W
+    opt.zero_grad()
+    loss(m, X, y).backward()
+    opt.step()
+    new_sum = np.full(W.shape, 4.0)
+    opt.state[W]["sum"] = new_sum
+    opt.zero_grad()
+    loss(m, X, y).backward()
+    g = W.grad.copy()
+    before = W.data.copy()
+    opt.step()
+    expected_sum = 4.0 + g * g
+    np.testing.assert_allclose(opt.state[W]["sum"], expected_sum, rtol=1e-12)
+    np.testing.assert_allclose(W.data, before - 0.1 / (1 + 1 * 0) * g / (np.sqrt(expected_sum) + 1e-10), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_load_state_dict_into_a_packed_optimizer_resumes_exactly(name, kw):
+    a = model()
+    oa = getattr(optim, name)(a.parameters(), **kw)
+    X, y = batch()
+    for _ in range(3):
+        oa.zero_grad()
+        loss(a, X, y).backward()
+        oa.step()
+    msd, osd = a.state_dict(), copy.deepcopy(oa.state_dict())
+    b = model(seed=5)
+    ob = getattr(optim, name)(b.parameters(), **kw)
+    b.load_state_dict(msd)
+    ob.load_state_dict(osd)
+    (pack,), _ = pack_of(ob)
+    assert all(v.base is pack.state[k] for p in b.parameters() for k, v in ob.state[p].items()
+               if isinstance(v, np.ndarray))
+    for m, o in ((a, oa), (b, ob)):
+        for _ in range(3):
+            o.zero_grad()
+            loss(m, X, y).backward()
+            o.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_a_second_optimizer_on_packed_parameters_works_parameter_by_parameter():
+    m = model()
+    first = optim.SGD(m.parameters(), lr=0.1)
+    second = optim.SGD(m.parameters(), lr=0.1)
+    assert pack_of(first)[0] and not pack_of(second)[0]
+    X, y = batch()
+    loss(m, X, y).backward()
+    g = [p.grad.copy() for p in m.parameters()]
+    before = [p.data.copy() for p in m.parameters()]
+    second.step()
+    for p, b, gg in zip(m.parameters(), before, g):
+        np.testing.assert_allclose(p.data, b - 0.1 * gg, rtol=1e-12)
+
+
+def test_grad_buffer_is_not_offered_for_another_dtype_or_shape():
+    p, q = Parameter(np.zeros((2, 3))), Parameter(np.zeros(3))
+    buf = GradBuffer([p, q], np.dtype(np.float64))
+    assert buf.take(0, p.data, np.dtype(np.float64)) is buf.views[0]
+    assert buf.take(0, p.data, np.dtype(np.float32)) is None
+    assert buf.take(1, np.zeros(4), np.dtype(np.float64)) is None
+
+
+# ---- elementwise ops on temporaries ----------------------------------------------------------------
+@pytest.mark.parametrize("fn", [F.relu, F.tanh], ids=["relu", "tanh"])
+def test_activation_of_a_temporary_reuses_its_array_and_differentiates_the_same(fn):
+    rng = np.random.default_rng(0)
+    xd, Wd, gd = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal((4, 5))
+    results = []
+    for temporary in (True, False):
+        x, W = Tensor(xd, requires_grad=True), Parameter(Wd.copy())
+        if temporary:
+            out = fn(F.linear(x, W))  # the linear output is a temporary: overwritten
+            assert out._ctx.parents[0]._data is out._data
+        else:
+            h = F.linear(x, W)        # held by the caller: kept
+            out = fn(h)
+            assert not np.shares_memory(out.data, h.data)
+            np.testing.assert_allclose(h.data, xd @ Wd, rtol=1e-12)
+        (out * Tensor(gd)).sum().backward()
+        results.append((out.data.copy(), x.grad, W.grad))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("fn", [F.relu, F.tanh], ids=["relu", "tanh"])
+def test_activation_never_overwrites_an_array_an_op_saved_or_the_caller_holds(fn):
+    x = Tensor(np.linspace(-2, 2, 6), requires_grad=True)
+    out = fn(x.exp())                 # Exp saved its output for its backward: not overwritten
+    assert not np.shares_memory(out.data, out._ctx.parents[0].data)
+    out.sum().backward()
+    y = fn(Tensor(np.exp(np.linspace(-2, 2, 6)))).data
+    dy = np.where(y > 0, 1.0, 0.0) if fn is F.relu else 1 - y * y
+    np.testing.assert_allclose(x.grad, dy * np.exp(x.data), rtol=1e-12)
+    arr = np.linspace(-1, 1, 5)
+    fn(Tensor(arr))                   # the caller's array
+    np.testing.assert_array_equal(arr, np.linspace(-1, 1, 5))
