@@ -10,7 +10,6 @@ import pytest
 
 import tinygrad_np.functional as F
 from tinygrad_np import Function, Parameter, Tensor, init, nn, optim
-from tinygrad_np.tensor import GradBuffer
 
 CONFIGS = [
     ("SGD", dict(lr=0.1)),
@@ -282,12 +281,23 @@ def test_a_second_optimizer_on_packed_parameters_works_parameter_by_parameter():
         np.testing.assert_allclose(p.data, b - 0.1 * gg, rtol=1e-12)
 
 
-def test_grad_buffer_is_not_offered_for_another_dtype_or_shape():
-    p, q = Parameter(np.zeros((2, 3))), Parameter(np.zeros(3))
-    buf = GradBuffer([p, q], np.dtype(np.float64))
-    assert buf.take(0, p.data, np.dtype(np.float64)) is buf.views[0]
-    assert buf.take(0, p.data, np.dtype(np.float32)) is None
-    assert buf.take(1, np.zeros(4), np.dtype(np.float64)) is None
+@pytest.mark.parametrize("change", ["dtype", "shape"])
+def test_grad_buffer_is_not_offered_once_the_parameter_changed_dtype_or_shape(change):
+    m = model()
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    (pack,), _ = pack_of(opt)
+    W = m[2].W
+    if change == "dtype":
+        W.data = W.data.astype(np.float32)
+        X = batch()[0]
+    else:  # a new Parameter holding another one's slot, of another shape
+        m[2].W = W = Parameter(np.ones((7, 3)))
+        W._grad_slot = m[0].W._grad_slot
+        X = batch()[0]
+    F.softmax_cross_entropy(m(Tensor(X)), batch()[1]).backward()
+    assert W.grad is not None and not np.shares_memory(W.grad, pack.grads.array)
+    assert W.grad.dtype == W.dtype and W.grad.shape == W.shape
+    assert m[0].W.grad is pack.grads.views[0]
 
 
 # ---- elementwise ops on temporaries ----------------------------------------------------------------

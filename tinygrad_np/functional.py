@@ -15,6 +15,7 @@ from tinygrad_np import ops
 from tinygrad_np.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # by itemsize
 
 
 def _tensor(x: Any) -> Tensor:
@@ -107,7 +108,7 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
             raise ValueError(f"softmax_cross_entropy: {t.shape[0]} labels for {n} rows of logits "
                              f"(shapes {logits.shape} and {t.shape})")
         # One reduction checks both ends: viewed as unsigned, a negative label is huge.
-        if n and t.view(f"u{t.itemsize}").max() >= c:
+        if n and np.maximum.reduce(t.view(_UNSIGNED[t.itemsize])) >= c:
             bad = t[(t < 0) | (t >= c)][0]
             raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
     elif t.shape != logits.shape:

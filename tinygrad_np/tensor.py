@@ -118,8 +118,9 @@ class Function:
         not the caller).  Returning it from `backward` makes it the Parameter's `.grad`
         without a copy.
         """
-        slot = getattr(self.parents[i], "_grad_slot", None)
-        return None if slot is None else slot[0].take(slot[1], self.parents[i]._data, dtype)
+        p = self.parents[i]
+        slot = getattr(p, "_grad_slot", None)
+        return None if slot is None else slot[0].take(slot[1], p._data, dtype)
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
@@ -181,17 +182,16 @@ class GradBuffer:
         self.array = np.empty(sum(p._data.size for p in params), dtype)
         self.views = views_into(self.array, params)
         self._free_refs = len(self.views) + 2  # self.array, each view's base, getrefcount's argument
-        for i, p in enumerate(params):
-            p._grad_slot = (self, i)
+        for p, v in zip(params, self.views):
+            p._grad_slot = (self, v)
 
-    def take(self, i: int, data: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
-        """View i if it matches `data`'s shape and `dtype` and nothing else refers to it, else None."""
-        views = self.views
-        # Free: held only by the list (+1 for getrefcount's argument); no outside view of the array.
-        if sys.getrefcount(views[i]) != 2 or sys.getrefcount(self.array) != self._free_refs:
+    def take(self, v: np.ndarray, data: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+        """The view `v` if it matches `data`'s shape and `dtype` and nothing else refers to it, else None."""
+        # Free: v is held by self.views and its Parameter's slot (+ the argument, + getrefcount's),
+        # and no view of the array exists beyond self.views.
+        if sys.getrefcount(v) != 4 or sys.getrefcount(self.array) != self._free_refs:
             return None
-        v = views[i]
-        return v if v.dtype == dtype and v.shape == data.shape and v.dtype == data.dtype else None
+        return v if v.dtype == dtype and v.shape == data.shape and dtype == data.dtype else None
 
 
 def _release(ctx: Function) -> None:
@@ -214,7 +214,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.
 def _is_grad_slot(leaf: Tensor, g: np.ndarray) -> bool:
     """True if `g` is the view of `leaf`'s GradBuffer (handed out by `Function.grad_buffer`)."""
     slot = getattr(leaf, "_grad_slot", None)
-    return slot is not None and slot[0].views[slot[1]] is g
+    return slot is not None and slot[1] is g
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -479,7 +479,7 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any) -> None:
         super().__init__(data, requires_grad=True)
-        self._grad_slot: tuple[GradBuffer, int] | None = None  # set by an optimizer's GradBuffer
+        self._grad_slot: tuple[GradBuffer, np.ndarray] | None = None  # set by an optimizer's GradBuffer
 
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor"):].replace(", requires_grad=True", "")
