@@ -2,7 +2,11 @@
 
 The parameters have the seed MLP's shapes (784x400, 400, 400x200, 200, 200x10, 10).
 Variants are timed interleaved (each repeat runs every variant once, in turn) so that
-machine noise hits them alike; medians and ratios are printed.  For AdaGrad, the
+machine noise hits them alike; medians and ratios are printed.  The library runs two ways:
+"packed", as in training (the optimizer holds the parameters, gradients and state in one
+array each and the backward pass wrote the gradients into its buffer: one NumPy call per
+operation), and "per parameter" (gradients set by hand as separate arrays, or parameters
+the optimizer could not pack: one call per operation and parameter).  For AdaGrad, the
 hottest case, several formulations are compared (and torch.optim.Adagrad if torch is
 installed, for reference only).
 
@@ -135,22 +139,36 @@ def torch_adagrad(P, G):
 
 
 # ---- harness ------------------------------------------------------------------------------------------
-def library(make_opt: Callable[[list[Parameter]], optim.Optimizer]):
+def library(make_opt: Callable[[list[Parameter]], optim.Optimizer], packed: bool = False):
+    """The optimizer's step on Parameters holding the arrays P with gradients G.
+
+    Not `packed`: the caller holds P too, so the optimizer leaves them unpacked.  `packed`:
+    the Parameters get copies, which the optimizer packs; P's entries are then replaced by
+    the live (packed) arrays, so that P shows the trained weights either way.
+    """
     def build(P, G):
-        ps = [Parameter(p) for p in P]
+        ps = [Parameter(p.copy() if packed else p) for p in P]
+        opt = make_opt(ps)
+        P[:] = [p.data for p in ps]
         for p, g in zip(ps, G):
-            p.grad = g
-        return make_opt(ps).step
+            slot = p._grad_slot  # where the backward pass writes the gradient (Function.grad_buffer)
+            if packed:
+                assert slot is not None, "the optimizer did not pack the parameters"
+                np.copyto(slot[1], g)
+                p.grad = slot[1]
+            else:
+                p.grad = g
+        return opt.step
     return build
 
 
 CASES = [
-    ("SGD", library(lambda ps: optim.SGD(ps, lr=LR)), hand_sgd),
-    ("SGD momentum=0.9", library(lambda ps: optim.SGD(ps, lr=LR, momentum=0.9)), hand_sgd_momentum),
-    ("AdaGrad", library(lambda ps: optim.AdaGrad(ps, lr=LR)), hand_adagrad),
-    ("RMSProp", library(lambda ps: optim.RMSProp(ps, lr=LR)), hand_rmsprop),
-    ("Adam", library(lambda ps: optim.Adam(ps, lr=LR)), hand_adam),
-    ("AdamW", library(lambda ps: optim.AdamW(ps, lr=LR)), lambda P, G: hand_adam(P, G, wd=0.01)),
+    ("SGD", lambda ps: optim.SGD(ps, lr=LR), hand_sgd),
+    ("SGD momentum=0.9", lambda ps: optim.SGD(ps, lr=LR, momentum=0.9), hand_sgd_momentum),
+    ("AdaGrad", lambda ps: optim.AdaGrad(ps, lr=LR), hand_adagrad),
+    ("RMSProp", lambda ps: optim.RMSProp(ps, lr=LR), hand_rmsprop),
+    ("Adam", lambda ps: optim.Adam(ps, lr=LR), hand_adam),
+    ("AdamW", lambda ps: optim.AdamW(ps, lr=LR), lambda P, G: hand_adam(P, G, wd=0.01)),
 ]
 
 ADAGRAD_VARIANTS = [
@@ -158,7 +176,8 @@ ADAGRAD_VARIANTS = [
     ("scratch, 7 passes (library rule)", adagrad_inplace),
     ("scratch, lr/(sqrt+eps) then *g", functools.partial(adagrad_inplace, lr_first=True)),
     ("sqrt-sum state via hypot, 5 passes", functools.partial(adagrad_inplace, hypot=True)),
-    ("library optim.AdaGrad", library(lambda ps: optim.AdaGrad(ps, lr=LR))),
+    ("library optim.AdaGrad, per parameter", library(lambda ps: optim.AdaGrad(ps, lr=LR))),
+    ("library optim.AdaGrad, packed", library(lambda ps: optim.AdaGrad(ps, lr=LR), packed=True)),
     ("torch.optim.Adagrad (reference)", torch_adagrad),
 ]
 
@@ -197,15 +216,18 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(math.prod(s) for s in shapes)
     print(f"optimizer step on {len(shapes)} params, {n:,} weights {shapes}; "
           f"median of {repeats} interleaved repeats x {number} steps; NumPy {np.__version__}")
-    print(f"{'optimizer':<18} {'dtype':<8} {'library us':>11} {'hand us':>9} {'ratio':>6}")
+    print(f"{'optimizer':<18} {'dtype':<8} {'packed us':>10} {'per-param us':>13} {'hand us':>9} "
+          f"{'packed/hand':>12} {'per-param/hand':>15}")
     for dtype in (np.float32, np.float64):
-        for name, lib, hand in CASES:
+        for name, make_opt, hand in CASES:
             P1, G1 = arrays(shapes, dtype)
             P2, G2 = arrays(shapes, dtype)
-            med = time_interleaved({"lib": lib(P1, G1), "hand": hand(P2, G2)}, repeats, number)
-            assert all(p.dtype == dtype for p in P1), "library step changed the dtype"
-            print(f"{name:<18} {np.dtype(dtype).name:<8} {med['lib'] * 1e6:>11.1f} {med['hand'] * 1e6:>9.1f} "
-                  f"{med['lib'] / med['hand']:>6.2f}")
+            P3, G3 = arrays(shapes, dtype)
+            med = time_interleaved({"packed": library(make_opt, packed=True)(P1, G1),
+                                    "param": library(make_opt)(P2, G2), "hand": hand(P3, G3)}, repeats, number)
+            assert all(p.dtype == dtype for p in P2), "library step changed the dtype"
+            print(f"{name:<18} {np.dtype(dtype).name:<8} {med['packed'] * 1e6:>10.1f} {med['param'] * 1e6:>13.1f} "
+                  f"{med['hand'] * 1e6:>9.1f} {med['packed'] / med['hand']:>12.2f} {med['param'] / med['hand']:>15.2f}")
     print("\nAdaGrad formulations (ratio to the hand-written naive update):")
     for dtype in (np.float32, np.float64):
         steps = {}

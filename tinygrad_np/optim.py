@@ -211,27 +211,28 @@ class Optimizer:
         for group, (packs, loose) in zip(self.param_groups, self._storage):
             h = self._hyper(group)
             names = self._state_names(h)
+            scratch = self._needs_scratch(h)
             for pack in packs:
                 step = pack.next_step(state, names)
                 if step is None:  # e.g. the first step, or a parameter without a gradient
                     for p in pack.params:
-                        self._update_param(p, h, names)
+                        self._update_param(p, h, names, scratch)
                     pack.adopt(state, names)
                 else:
-                    s = pack.scratch() if self._needs_scratch(h) else None
-                    self._update(pack.data, pack.grads.array, pack.state, s, step, h)
+                    self._update(pack.data, pack.grads.array, pack.state, pack.scratch() if scratch else None,
+                                 step, h)
             for p in loose:
-                self._update_param(p, h, names)
+                self._update_param(p, h, names, scratch)
         return loss
 
-    def _update_param(self, p: Parameter, h: tuple, names: tuple[str, ...]) -> None:
+    def _update_param(self, p: Parameter, h: tuple, names: tuple[str, ...], scratch: bool) -> None:
         g = p.grad
         if g is None:
             return
         d = p.data
         st = self._state(p, names)
         st["step"] = step = st["step"] + 1
-        self._update(d, g, st, self._buf(p, d) if self._needs_scratch(h) else None, step, h)
+        self._update(d, g, st, self._buf(p, d) if scratch else None, step, h)
 
     # ---- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
