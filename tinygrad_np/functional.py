@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_np import ops
-from tinygrad_np.tensor import Tensor
+from tinygrad_np.tensor import EXACT_REFCOUNTS, Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # by itemsize
@@ -44,14 +44,17 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
 
 
 def _temporary(x: Any) -> np.ndarray | None:
-    """x's array if x is a Tensor that only the calling function refers to, and nothing but x
-    refers to its array (no op saved it, no view of it exists): then an elementwise op may
-    overwrite it, as NumPy does with temporaries in `a + b + c`.  Else None.
-
-    Counted references to x: the caller's argument, this function's argument, getrefcount's.
+    """x's array if x is a Tensor that only the calling function refers to, whose array owns
+    its memory (not a view of someone's array) and is referenced by nothing but x (no op saved
+    it, no view of it exists): then an elementwise op may overwrite it, as NumPy does with
+    temporaries in `a + b + c`.  Else None.
     """
-    if type(x) is Tensor and sys.getrefcount(x) == 3 and sys.getrefcount(x._data) == 2:
-        return x._data
+    # References to x: the caller's argument, this function's argument, getrefcount's argument.
+    if EXACT_REFCOUNTS and type(x) is Tensor and sys.getrefcount(x) == 3:
+        d = x._data
+        # References to d: x._data, the name d, getrefcount's argument.
+        if d.base is None and d.flags.writeable and sys.getrefcount(d) == 3:
+            return d
     return None
 
 

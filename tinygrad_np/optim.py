@@ -22,10 +22,13 @@ Contiguous storage: the optimizer keeps the parameters of a group that share a d
 one array (each `p.data` becomes a view into it, values unchanged), their gradients in
 another (`tensor.GradBuffer`: the backward pass writes into it) and each state array in a
 third, so that one update is one NumPy call per operation for all of them instead of one
-per parameter.  It packs only arrays nothing else refers to, and falls back to updating
-parameter by parameter (same rule, same result) whenever a step finds a `.grad`, `.data`
-or state array that is not its view, e.g. after `p.data = ...`: build the optimizer after
-converting the model (`model.to(...)`).
+per parameter.  It packs only arrays nothing else refers to (and only where reference
+counts are exact: `tensor.EXACT_REFCOUNTS`), and updates parameter by parameter, with the
+same rule, whenever a step finds a `.grad`, `.data` or state array that is not its view:
+at the first step, after `p.data = ...` or `model.to(...)` (build the optimizer after
+converting the model), or when a parameter got no gradient.  The two ways agree up to
+rounding (the packed update is one BLAS axpy where a small parameter alone gets NumPy's
+two passes).
 
 The learning-rate schedulers (`StepLR`, `CosineAnnealingLR`; call `sched.step()` once per
 epoch, after `opt.step()`) live here too, and under torch's name `optim.lr_scheduler`.  They
@@ -42,7 +45,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from tinygrad_np._blas import axpy
-from tinygrad_np.tensor import GradBuffer, Parameter, views_into
+from tinygrad_np.tensor import _FLOATS, EXACT_REFCOUNTS, GradBuffer, Parameter, views_into
 
 __all__ = ["Optimizer", "SGD", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "Adam", "AdamW",
            "LRScheduler", "StepLR", "CosineAnnealingLR", "lr_scheduler"]
@@ -146,8 +149,8 @@ class Optimizer:
         for p in group["params"]:
             d = p._data
             # References to d: the Parameter, the local name `d`, getrefcount's argument.
-            if (type(d) is np.ndarray and d.base is None and d.flags.c_contiguous and d.flags.writeable
-                    and d.dtype in (np.float32, np.float64) and d.size and sys.getrefcount(d) == 3):
+            if (EXACT_REFCOUNTS and type(d) is np.ndarray and d.base is None and d.flags.c_contiguous
+                    and d.flags.writeable and d.dtype in _FLOATS and d.size and sys.getrefcount(d) == 3):
                 by_dtype.setdefault(d.dtype, []).append(p)
             else:
                 loose.append(p)
@@ -169,7 +172,11 @@ class Optimizer:
         """Names of the state arrays the rule keeps with hyperparameters `h`."""
         return ()
 
+    # State arrays the rule creates itself at their first use (the others start as zeros).
+    _created_by_rule: tuple[str, ...] = ()
+
     def _needs_scratch(self, h: tuple) -> bool:
+        """Whether the rule with hyperparameters `h` writes into the scratch array."""
         return True
 
     def _update(self, d: np.ndarray, g: np.ndarray, st: dict[str, Any], s: np.ndarray | None, step: int,
@@ -179,12 +186,15 @@ class Optimizer:
         raise NotImplementedError
 
     def _state(self, p: Parameter, names: tuple[str, ...]) -> dict[str, Any]:
-        """p's state, created at its first step as {"step": 0}; missing arrays are added as zeros."""
+        """p's state, created at its first step as {"step": 0}; missing arrays are added as zeros
+        (except those in `_created_by_rule`), a missing step count (an older state) as 0."""
         st = self.state.get(p)
         if st is None:
             st = self.state[p] = {"step": 0}
+        elif "step" not in st:
+            st["step"] = 0
         for n in names:
-            if n not in st:
+            if n not in st and n not in self._created_by_rule:
                 st[n] = np.zeros_like(p.data)
         return st
 
@@ -213,14 +223,17 @@ class Optimizer:
             names = self._state_names(h)
             scratch = self._needs_scratch(h)
             for pack in packs:
-                step = pack.next_step(state, names)
+                step = pack.ready(state, names)
                 if step is None:  # e.g. the first step, or a parameter without a gradient
                     for p in pack.params:
                         self._update_param(p, h, names, scratch)
-                    pack.adopt(state, names)
+                    if pack.adopt(state, names):
+                        for p in pack.params:  # from now on the pack's scratch serves them
+                            self._scratch.pop(p, None)
                 else:
+                    pack.advance(step + 1)
                     self._update(pack.data, pack.grads.array, pack.state, pack.scratch() if scratch else None,
-                                 step, h)
+                                 step + 1, h)
             for p in loose:
                 self._update_param(p, h, names, scratch)
         return loss
@@ -304,7 +317,6 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-
 class _Pack:
     """Parameters of one group and dtype in contiguous storage, so one update is one call per op.
 
@@ -315,7 +327,6 @@ class _Pack:
 
     def __init__(self, params: list[Parameter], dtype: np.dtype) -> None:
         self.params = params
-        self.dtype = dtype
         self.data = np.empty(sum(p.size for p in params), dtype)
         self.data_views = views_into(self.data, params)
         for p, v in zip(params, self.data_views):
@@ -329,22 +340,30 @@ class _Pack:
         self._scratch: np.ndarray | None = None
 
     def scratch(self) -> np.ndarray:
+        """A scratch array like `data` (allocated at first use)."""
         if self._scratch is None:
             self._scratch = np.empty_like(self.data)
         return self._scratch
 
-    def adopt(self, state: dict[Parameter, dict[str, Any]], names: tuple[str, ...]) -> None:
+    def adopt(self, state: dict[Parameter, dict[str, Any]], names: tuple[str, ...]) -> bool:
         """Make the parameters' state arrays `names` views into flat storage (values copied once).
 
-        Done only when every parameter still has its packed array and a state with arrays of
-        its shape under exactly these names; otherwise the pack stays unused (None).
+        Returns whether the pack can be used: every parameter still has its packed array and a
+        state with arrays of its shape under exactly these names, arrays that are views already
+        or that nothing but the state refers to (one the caller holds must keep training).
         """
         self._adopted = None
         sts = [state.get(p) for p in self.params]
-        for p, v, st in zip(self.params, self.data_views, sts):
-            if p._data is not v or st is None or any(
-                    not isinstance(st.get(n), np.ndarray) or st[n].shape != v.shape for n in names):
-                return
+        for i, (p, v, st) in enumerate(zip(self.params, self.data_views, sts)):
+            if p._data is not v or st is None or "step" not in st:
+                return False
+            for n in names:
+                a = st.get(n)
+                if not isinstance(a, np.ndarray) or a.shape != v.shape:
+                    return False
+                # References to a foreign array: the state dict, the name a, getrefcount's argument.
+                if (n not in self._state_views or a is not self._state_views[n][i]) and sys.getrefcount(a) != 3:
+                    return False
         for n in list(self.state):
             if n not in names:  # e.g. amsgrad switched off by load_state_dict: free the memory
                 del self.state[n], self._state_views[n]
@@ -358,11 +377,11 @@ class _Pack:
                     st[n] = v
         self._names = names
         self._adopted = sts
+        return True
 
-    def next_step(self, state: dict[Parameter, dict[str, Any]], names: tuple[str, ...]) -> int | None:
-        """The number of this step if the whole pack can be updated at once (every parameter has
-        its packed array, its gradient in the GradBuffer, its adopted state, one common step
-        count), after advancing every parameter's counter; otherwise None, changing nothing."""
+    def ready(self, state: dict[Parameter, dict[str, Any]], names: tuple[str, ...]) -> int | None:
+        """The parameters' common step count if the whole pack can be updated at once (each
+        has its packed array, its gradient in the GradBuffer, its adopted state), else None."""
         adopted = self._adopted
         if adopted is None or names != self._names:
             return None
@@ -374,10 +393,12 @@ class _Pack:
             for n in names:
                 if st[n] is not views[n][i]:
                     return None
-        step += 1
-        for st in adopted:
-            st["step"] = step
         return step
+
+    def advance(self, step: int) -> None:
+        """Set every parameter's step count."""
+        for st in self._adopted:
+            st["step"] = step
 
 
 class SGD(Optimizer):
@@ -407,6 +428,8 @@ class SGD(Optimizer):
     def _state_names(self, h: tuple) -> tuple[str, ...]:
         return ("momentum_buffer",) if h[1] else ()
 
+    _created_by_rule = ("momentum_buffer",)  # torch starts it at g', whenever momentum starts
+
     def _needs_scratch(self, h: tuple) -> bool:
         return bool(h[1])
 
@@ -421,9 +444,9 @@ class SGD(Optimizer):
             np.multiply(d, wd, out=s)
             np.add(s, g, out=s)
             g = s
-        buf = st["momentum_buffer"]
-        if step == 1:  # torch starts the buffer at g', undamped
-            np.copyto(buf, g)
+        buf = st.get("momentum_buffer")
+        if buf is None:
+            buf = st["momentum_buffer"] = np.array(g, dtype=d.dtype)
         else:
             np.multiply(buf, mu, out=buf)
             if damp:

@@ -18,6 +18,13 @@ import numpy as np
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _grad_enabled = True
 _next_index = itertools.count().__next__  # creation order of recorded ops (see Tensor.backward)
+# Whether sys.getrefcount tells exactly who holds an object, which the fast paths that reuse
+# memory rely on (GradBuffer, optimizers packing parameters, activations on temporaries):
+# true on CPython 3.11-3.13 with the GIL.  3.10 keeps extra references on the caller's stack
+# (the fast paths would never apply); 3.14 may push borrowed, uncounted references (they could
+# apply wrongly); so elsewhere they are off and everything takes the plain path.
+EXACT_REFCOUNTS = (sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] < (3, 14)
+                   and getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
 def as_array(data: Any) -> np.ndarray:
@@ -120,7 +127,7 @@ class Function:
         """
         p = self.parents[i]
         slot = getattr(p, "_grad_slot", None)
-        return None if slot is None else slot[0].take(slot[1], p._data, dtype)
+        return None if slot is None else slot[0].take(slot[1], p._data.shape, dtype)
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
@@ -182,16 +189,19 @@ class GradBuffer:
         self.array = np.empty(sum(p._data.size for p in params), dtype)
         self.views = views_into(self.array, params)
         self._free_refs = len(self.views) + 2  # self.array, each view's base, getrefcount's argument
-        for p, v in zip(params, self.views):
-            p._grad_slot = (self, v)
+        for i, p in enumerate(params):
+            p._grad_slot = (self, i)
 
-    def take(self, v: np.ndarray, data: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
-        """The view `v` if it matches `data`'s shape and `dtype` and nothing else refers to it, else None."""
-        # Free: v is held by self.views and its Parameter's slot (+ the argument, + getrefcount's),
-        # and no view of the array exists beyond self.views.
-        if sys.getrefcount(v) != 4 or sys.getrefcount(self.array) != self._free_refs:
+    def take(self, i: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
+        """View i if it has `shape` and `dtype` and nothing else refers to it or to the array, else None."""
+        if not EXACT_REFCOUNTS:
             return None
-        return v if v.dtype == dtype and v.shape == data.shape and dtype == data.dtype else None
+        v = self.views[i]
+        # Free: v is held by self.views (+ the name v, + getrefcount's argument), and no view
+        # of the array exists beyond self.views.
+        if sys.getrefcount(v) != 3 or sys.getrefcount(self.array) != self._free_refs:
+            return None
+        return v if v.dtype == dtype and v.shape == shape else None
 
 
 def _release(ctx: Function) -> None:
@@ -214,7 +224,7 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.
 def _is_grad_slot(leaf: Tensor, g: np.ndarray) -> bool:
     """True if `g` is the view of `leaf`'s GradBuffer (handed out by `Function.grad_buffer`)."""
     slot = getattr(leaf, "_grad_slot", None)
-    return slot is not None and slot[1] is g
+    return slot is not None and slot[0].views[slot[1]] is g
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -479,7 +489,16 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any) -> None:
         super().__init__(data, requires_grad=True)
-        self._grad_slot: tuple[GradBuffer, np.ndarray] | None = None  # set by an optimizer's GradBuffer
+        self._grad_slot: tuple[GradBuffer, int] | None = None  # set by an optimizer's GradBuffer
+
+    # Pickles and deep copies leave the optimizer's gradient buffer behind (it stays with the optimizer).
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_data": self._data, "grad": self.grad, "requires_grad": self.requires_grad, "_ctx": self._ctx}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self._grad_slot = None
 
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor"):].replace(", requires_grad=True", "")
