@@ -126,8 +126,10 @@ class Function:
         without a copy.
         """
         p = self.parents[i]
-        slot = getattr(p, "_grad_slot", None)
-        return None if slot is None else slot[0].take(slot[1], p._data.shape, dtype)
+        slot = p._grad_slot if isinstance(p, Tensor) else None
+        if slot is None or p._data.dtype != dtype:
+            return None
+        return slot[0].take(slot[1], p._data.shape, dtype)
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
@@ -204,12 +206,6 @@ class GradBuffer:
         return v if v.dtype == dtype and v.shape == shape else None
 
 
-def _release(ctx: Function) -> None:
-    """Drop everything a node saved; `parents is None` marks it as freed (its place in the
-    creation order stays, so a later pass can reach it and report the freed graph)."""
-    ctx.__dict__ = {"parents": None, "_creation_index": ctx._creation_index}
-
-
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.ndarray:
     """Sum `grad` over the axes along which an input of `shape` was broadcast."""
     lead = grad.ndim - len(shape)
@@ -219,12 +215,6 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes).reshape(shape)
-
-
-def _is_grad_slot(leaf: Tensor, g: np.ndarray) -> bool:
-    """True if `g` is the view of `leaf`'s GradBuffer (handed out by `Function.grad_buffer`)."""
-    slot = getattr(leaf, "_grad_slot", None)
-    return slot is not None and slot[0].views[slot[1]] is g
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -245,11 +235,14 @@ def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) ->
                                f"array of the leaf's shape")
     given = {id(seed)}
     for leaf, g in leaf_grads.items():
-        if type(g) is not np.ndarray:  # a NumPy scalar from a 0-d reduction
-            g = np.asarray(g)
-        if g.dtype != leaf._data.dtype:
+        slot = leaf._grad_slot
+        if slot is not None and slot[0].views[slot[1]] is g:
+            pass  # the leaf's own GradBuffer view, handed out by Function.grad_buffer: fresh, its dtype
+        elif type(g) is not np.ndarray:  # a NumPy scalar from a 0-d reduction
+            g = np.asarray(g, dtype=leaf._data.dtype)
+        elif g.dtype != leaf._data.dtype:
             g = g.astype(leaf._data.dtype)
-        elif id(g) in given or (g.base is not None and not _is_grad_slot(leaf, g)):
+        elif id(g) in given or g.base is not None:
             g = g.copy()
         given.add(id(g))
         if leaf.grad is None:
@@ -307,6 +300,7 @@ class Tensor:
 
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "__weakref__")
     __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
+    _grad_slot: tuple[GradBuffer, int] | None = None  # only a Parameter can have one (see GradBuffer)
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         self._data = as_array(data.data if isinstance(data, Tensor) else data)
@@ -400,8 +394,10 @@ class Tensor:
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
         _store_leaf_grads(leaf_grads, grad)
         if not retain_graph:
+            # Drop everything each node saved; `parents is None` marks it as freed (its place in the
+            # creation order stays, so a later pass can reach it and report the freed graph).
             for ctx in done:
-                _release(ctx)
+                ctx.__dict__ = {"parents": None, "_creation_index": ctx._creation_index}
 
     # ---- operators (the ops live in tinygrad_np.ops) ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
