@@ -3,6 +3,7 @@
 This module knows no op by name.  It records which `Function` produced each tensor,
 orders the graph iteratively, sums broadcast gradients back to each input's shape,
 accumulates into leaf gradients and frees saved arrays after a backward pass.
+`GradBuffer` lets an optimizer receive its parameters' gradients in one array.
 The ops themselves live in `tinygrad_np.ops`, one small class each.
 """
 from __future__ import annotations
