@@ -8,6 +8,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 import tinygrad_np.functional as F
 from tinygrad_np import Function, Parameter, Tensor, init, nn, optim
@@ -441,3 +443,49 @@ def test_pickle_and_deepcopy_leave_the_gradient_buffer_behind():
         opt.step()
         for p, q in zip(clone.parameters(), m.parameters()):
             np.testing.assert_allclose(p.data, q.data - 0.1 * q.grad, rtol=1e-12)
+
+
+# ---- property: any sequence of steps, packed or not, trains the same ------------------------------
+@given(sizes=hst.lists(hst.integers(1, 6), min_size=2, max_size=4),
+       config=hst.sampled_from(CONFIGS),
+       dtype=hst.sampled_from([np.float64, np.float32]),
+       # per step: which layers get no gradient (their output is not used), and whether the
+       # step starts with zero_grad(set_to_none=False) instead of dropping the gradients
+       steps=hst.lists(hst.tuples(hst.sets(hst.integers(0, 2), max_size=1), hst.booleans()),
+                       min_size=1, max_size=5),
+       seed=hst.integers(0, 2**16))
+@settings(max_examples=30)
+def test_property_packed_and_plain_optimizers_follow_the_same_trajectory(sizes, config, dtype, steps, seed):
+    name, kw = config
+    rng = np.random.default_rng(seed)
+    init_params = [(rng.standard_normal((a, b)), rng.standard_normal(b)) for a, b in zip(sizes[:-1], sizes[1:])]
+
+    def build():
+        layers = [nn.FC(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+        for layer, (W, B) in zip(layers, init_params):
+            layer.W.data, layer.B.data = W.astype(dtype), B.astype(dtype)
+        return layers
+
+    def params(layers):
+        return [p for layer in layers for p in (layer.W, layer.B)]
+
+    packed, plain = build(), build()
+    held = [p.data for p in params(plain)]  # keeps them unpacked
+    opt_packed = getattr(optim, name)(params(packed), **kw)
+    opt_plain = getattr(optim, name)(params(plain), **kw)
+    X = rng.standard_normal((4, sizes[0])).astype(dtype)
+    for skipped, keep_arrays in steps:
+        for layers, opt in ((packed, opt_packed), (plain, opt_plain)):
+            opt.zero_grad(set_to_none=not keep_arrays)
+            h, out = Tensor(X), None
+            for i, layer in enumerate(layers):
+                h = F.tanh(layer(h))
+                if i not in skipped:  # an unused layer output: that layer gets no gradient this step
+                    out = h.sum() if out is None else out + h.sum()
+            if out is not None:
+                (out * out).backward()
+            opt.step()
+    rtol = 1e-10 if dtype == np.float64 else 2e-4
+    for p, q, h in zip(params(packed), params(plain), held):
+        assert p.dtype == q.dtype == dtype and q.data is h
+        np.testing.assert_allclose(p.data, q.data, rtol=rtol, atol=rtol)
