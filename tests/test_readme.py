@@ -22,15 +22,23 @@ def test_readme_main_job_is_the_mnist_cli():
 
 
 def _python_blocks() -> list[str]:
+    """Each ```python block, preceded by blank lines so that its line numbers are the README's
+    (tracebacks point at the right lines, and `inspect` — which hypothesis uses — reads the
+    right source)."""
     text = (ROOT / "README.md").read_text()
-    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+    parts = text.split("```python\n")
+    blocks, line = [], parts[0].count("\n") + 1
+    for part in parts[1:]:
+        blocks.append("\n" * line + part.split("```", 1)[0])
+        line += part.count("\n") + 1
+    return blocks
 
 
 def test_readme_python_examples_run(capsys):
     blocks = _python_blocks()
     assert len(blocks) == 2  # the ten-line model and the custom op property test
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {"__name__": "readme_example"})
+        exec(compile(block, str(ROOT / "README.md"), "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out
     loss = float(out.split("loss ", 1)[1].split()[0])
     assert loss < 1.0  # 300 SGD steps from ~2.3 (log 10)
