@@ -56,8 +56,8 @@ def hold_arrays(m):
     return [p.data for p in m.parameters()]
 
 
-@fast_paths
 # ---- packing -------------------------------------------------------------------------------------
+@fast_paths
 def test_optimizer_packs_parameters_into_one_array_keeping_values():
     m = model()
     before = [p.data.copy() for p in m.parameters()]
@@ -132,8 +132,8 @@ def test_the_pack_path_runs_and_its_state_arrays_are_views():
         assert p not in opt._scratch  # the pack's scratch array serves them
 
 
-@fast_paths
 # ---- nothing held is overwritten -----------------------------------------------------------------
+@fast_paths
 @pytest.mark.parametrize("keep", ["grad", "view", "memoryview"])
 def test_a_gradient_kept_by_the_caller_is_never_overwritten(keep):
     m = model()
@@ -232,7 +232,7 @@ def test_parameter_without_gradient_and_rebound_data_fall_back_correctly():
     assert all(not np.array_equal(p.data, q) for p, q in zip(a.parameters(), before))
 
 
-def test_state_replaced_by_the_caller_is_adopted():
+def test_state_replaced_by_the_caller_is_the_one_updated():
     m = model()
     opt = optim.AdaGrad(m.parameters(), lr=0.1)
     X, y = batch()
@@ -248,8 +248,9 @@ def test_state_replaced_by_the_caller_is_adopted():
     before = W.data.copy()
     opt.step()
     expected_sum = 4.0 + g * g
-    np.testing.assert_allclose(opt.state[W]["sum"], expected_sum, rtol=1e-12)
-    np.testing.assert_allclose(W.data, before - 0.1 / (1 + 1 * 0) * g / (np.sqrt(expected_sum) + 1e-10), rtol=1e-12)
+    assert opt.state[W]["sum"] is new_sum
+    np.testing.assert_allclose(new_sum, expected_sum, rtol=1e-12)
+    np.testing.assert_allclose(W.data, before - 0.1 * g / (np.sqrt(expected_sum) + 1e-10), rtol=1e-12)
 
 
 @fast_paths
@@ -314,8 +315,8 @@ def test_grad_buffer_is_not_offered_once_the_parameter_changed_dtype_or_shape(ch
     assert m[0].W.grad is pack.grads.views[0]
 
 
-@fast_paths
 # ---- elementwise ops on temporaries ----------------------------------------------------------------
+@fast_paths
 @pytest.mark.parametrize("fn", [F.relu, F.tanh], ids=["relu", "tanh"])
 def test_activation_of_a_temporary_reuses_its_array_and_differentiates_the_same(fn):
     rng = np.random.default_rng(0)
