@@ -514,23 +514,26 @@ def _fmt_ratio(d):
 
 def render(agg, info, meta) -> str:
     spread = ("min-max over processes" if meta["processes"] > 1 else "25th-75th percentile over rounds")
-    lines = [f"## tinygrad_np vs hand-written NumPy, matmul bound and PyTorch", "",
+    lines = ["## tinygrad_np vs hand-written NumPy, matmul bound and PyTorch", "",
              f"Command: `{meta['command']}`  ",
              f"{meta['processes']} fresh process(es), {meta['threads']} BLAS/torch thread(s); numpy "
              f"{info.get('numpy')}, torch {info.get('torch') or 'not installed'}, model "
              f"{'-'.join(map(str, meta['sizes']))}; {meta['date']}.  ",
              f"ms/step: median; ratios: median of paired per-round ratios, [spread: {spread}].  ",
-             f"Agreement check (one step, same weights and batch): max relative difference of "
-             f"tinygrad_np vs hand-written gradients / updated weights, in float64.  ",
+             "Agreement check (one step, same weights and batch): max relative difference of "
+             "tinygrad_np vs hand-written gradients / updated weights, in float64.  ",
              f"Data: {'; '.join(sorted({a['data'] for a in agg.values()}))}.", "",
              "| config | hand-written ms | tinygrad_np ms | PyTorch ms | matmul-bound ms | control hw/hw "
-             "| tinygrad_np / hand-written | tinygrad_np / matmul-bound | PyTorch / tinygrad_np | check grads / weights |",
+             "| tinygrad_np / hand-written | tinygrad_np / matmul-bound | PyTorch / tinygrad_np "
+             "| check grads / weights |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, a in agg.items():
         r = a["ratios"]
         if "epoch_seconds" in a:
             es = a["epoch_seconds"]
-            cell = lambda v: (f"{es[v]['median']:.2f} s ({es[v]['ms_per_step']:.3f}/step)" if v in es else "-")
+
+            def cell(v):
+                return f"{es[v]['median']:.2f} s ({es[v]['ms_per_step']:.3f}/step)" if v in es else "-"
             lines.append(f"| {name} | {cell('hand-written')} | {cell('tinygrad_np')} | {cell('pytorch')} | "
                          f"{cell('matmul-bound')} | - | {_fmt_ratio(r.get('tg/hw'))} | {_fmt_ratio(r.get('tg/mm'))} "
                          f"| {_fmt_ratio(r.get('torch/tg'))} | - |")

@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     steps = args.steps or (300 if args.quick else 10_000)
     model_sizes = (64, 32, 16, 10) if args.quick else (784, 400, 200, 10)
 
-    print(f"graph size vs backward time (chain of y = (y + x) * c on a 4-vector; gc enabled):")
+    print("graph size vs backward time (chain of y = (y + x) * c on a 4-vector; gc enabled):")
     graph = graph_scaling(sizes, repeats=3 if args.quick else 2)
     base = graph[0]["backward_us_per_node"]
     worst = max(r["backward_us_per_node"] for r in graph) / base

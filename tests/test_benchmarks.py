@@ -28,8 +28,8 @@ def _run(script: str, *args: str, timeout: float = 120) -> str:
 
 def test_bench_mlp_quick(tmp_path):
     out = _run("bench_mlp.py", "--quick", "--processes", "1", "--out-dir", str(tmp_path))
-    for text in ("BLAS:", "threads pinned to", "agreement with the hand-written reference", "tinygrad_np / hand-written",
-                 "PyTorch / tinygrad_np", "control hw/hw", "epoch 60000", "data: MNIST"):
+    for text in ("BLAS:", "threads pinned to", "agreement with the hand-written reference",
+                 "tinygrad_np / hand-written", "PyTorch / tinygrad_np", "control hw/hw", "epoch 60000", "data: MNIST"):
         assert text in out, text
     assert "MISMATCH" not in out
     md = (tmp_path / "bench_mlp_quick.md").read_text()
