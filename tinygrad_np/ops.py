@@ -215,12 +215,13 @@ class MatMul(Function):
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
         ga = gb = None
+        plain = a.ndim == b.ndim == 2  # then each gradient has its input's shape: the optimizer's buffer may take it
         if ctx.needs_input_grad[0]:
-            ga = np.matmul(g, np.swapaxes(b2, -1, -2))
+            ga = np.matmul(g, np.swapaxes(b2, -1, -2), out=ctx.grad_buffer(0, g.dtype) if plain else None)
             if a.ndim == 1:
                 ga = ga.reshape(-1, a.shape[0]).sum(0)
         if ctx.needs_input_grad[1]:
-            gb = np.matmul(np.swapaxes(a2, -1, -2), g)
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g, out=ctx.grad_buffer(1, g.dtype) if plain else None)
             if b.ndim == 1:
                 gb = gb.reshape(-1, b.shape[0]).sum(0)
         return ga, gb

@@ -126,11 +126,7 @@ class Function:
         not the caller).  Returning it from `backward` makes it the Parameter's `.grad`
         without a copy.
         """
-        p = self.parents[i]
-        slot = p._grad_slot if isinstance(p, Tensor) else None
-        if slot is None or p._data.dtype != dtype:
-            return None
-        return slot[0].take(slot[1], p._data.shape, dtype)
+        return _free_grad_view(self.parents[i], dtype)
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
@@ -207,15 +203,29 @@ class GradBuffer:
         return v if v.dtype == dtype and v.shape == shape else None
 
 
-def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...], ctx: Function) -> np.ndarray:
-    """Sum `grad` over the axes along which an input of `shape` was broadcast."""
+def _free_grad_view(t: Any, dtype: np.dtype) -> np.ndarray | None:
+    """The GradBuffer view of Parameter `t` if a gradient of `dtype` may be written into it now."""
+    slot = t._grad_slot if isinstance(t, Tensor) else None
+    if slot is None or t._data.dtype != dtype:
+        return None
+    return slot[0].take(slot[1], t._data.shape, dtype)
+
+
+def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
+    """Sum `grad` over the axes along which `parent` was broadcast (into its GradBuffer view
+    when it has a free one, as for `x @ W + b`'s bias)."""
+    shape = parent._data.shape
     lead = grad.ndim - len(shape)
     if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[lead:])):
         raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape {grad.shape} "
                            f"for an input of shape {shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-    return grad.sum(axis=axes).reshape(shape)
+    out = _free_grad_view(parent, grad.dtype)
+    if out is None:
+        return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
+    np.add.reduce(grad, axis=axes, keepdims=True, out=out.reshape((1,) * lead + shape))
+    return out
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -278,7 +288,7 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
             if pg is None:  # a custom backward may return None for an input: a zero gradient
                 pg = np.zeros_like(parent._data)
             elif pg.shape != parent._data.shape:
-                pg = _unbroadcast(pg, parent._data.shape, ctx)
+                pg = _unbroadcast(pg, parent, ctx)
             pctx = parent._ctx
             acc = grads if pctx is not None else leaf_grads
             if parent in acc:
