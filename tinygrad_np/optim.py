@@ -449,8 +449,8 @@ class SGD(Optimizer):
             buf = st["momentum_buffer"] = np.array(g, dtype=d.dtype)
         else:
             np.multiply(buf, mu, out=buf)
-            if damp:
-                buf += g * (1.0 - damp)
+            if damp:  # no Nesterov with dampening, so g' (maybe in s) is not needed after this
+                axpy(1.0 - damp, g, buf, s)
             else:
                 np.add(buf, g, out=buf)
         if nesterov:  # p -= lr * (g' + mu*buf)
