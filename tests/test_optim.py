@@ -444,7 +444,7 @@ def test_cosine_annealing_lr_and_resume():
 
 
 def test_schedulers_are_plain_attributes_of_optim():
-    from tinygrad_np import lr_scheduler
+    from tinygrad_np.optim import lr_scheduler
     assert not hasattr(optim, "__getattr__")  # visible to IDEs and type checkers
     assert vars(optim)["lr_scheduler"] is lr_scheduler
     for name in ("LRScheduler", "StepLR", "CosineAnnealingLR"):
