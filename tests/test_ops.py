@@ -314,3 +314,11 @@ def test_invariants(op: Op, data: hst.DataObject) -> None:
     for a, before in zip(inputs, snapshot):
         np.testing.assert_array_equal(a.data if isinstance(a, Tensor) else a, before)
     np.testing.assert_array_equal(g, g_before)
+
+
+@pytest.mark.parametrize("op", OPS, ids=repr)
+@settings(max_examples=8)
+@given(data=hst.data())
+def test_float32_gradients_match_finite_differences(op: Op, data: hst.DataObject) -> None:
+    # The float32 code path, against float64 central differences with float32's tolerances.
+    assert gradcheck(op.fn, *map(_as_float32, data.draw(op.args(np.float64))))
