@@ -551,7 +551,8 @@ def test_numpy_integer_and_bool_data_keep_their_dtype(dtype) -> None:
 
 def test_integer_label_tensors_are_loss_targets() -> None:
     logits = leaf(np.zeros((3, 4)), np.float32)
-    for labels in (Tensor(np.array([0, 3, 1])), Tensor([0, 3, 1], dtype=np.int64), Tensor(np.array([0, 3, 1], np.uint8))):
+    for labels in (Tensor(np.array([0, 3, 1])), Tensor([0, 3, 1], dtype=np.int64),
+                   Tensor(np.array([0, 3, 1], np.uint8))):
         loss = F.softmax_cross_entropy(logits, labels)
         assert loss.dtype == np.float32
         np.testing.assert_allclose(loss.item(), np.log(4), rtol=1e-6)

@@ -55,8 +55,8 @@ def operand(other: Any, like: Tensor, op: str) -> Any:
     Tensors pass unchanged.  With a float Tensor, weak operands (Python numbers, NumPy
     scalars, 0-d arrays, lists) adopt its dtype, so float32 stays float32; arrays promote
     as in NumPy (a float64 array gives float64), except that an integer or bool array
-    adopts the Tensor's dtype.  With an integer Tensor, operands follow NumPy.  Complex, string and object operands raise
-    TypeError naming `op`.
+    adopts the Tensor's dtype.  With an integer Tensor, operands follow NumPy.  Complex,
+    string and object operands raise TypeError naming `op`.
     """
     if isinstance(other, Tensor):
         return other
