@@ -197,11 +197,12 @@ class Function:
                 needs.append(False)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
-        except ValueError as e:
+        except (ValueError, IndexError, TypeError) as e:  # NumPy's words, with the op's name and the shapes
             shapes = " and ".join(str(np.shape(a)) for a in raw if isinstance(a, np.ndarray))
             name = cls.__name__.lower()
             msg = str(e).removeprefix(f"{name}: ")
-            raise ValueError(f"{name}: {msg} (input shapes {shapes})") from None
+            kind = next(k for k in (ValueError, IndexError, TypeError) if isinstance(e, k))  # AxisError: ValueError
+            raise kind(f"{name}: {msg} (input shapes {shapes})") from None
         t = _new_tensor(Tensor)
         t._data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = None
@@ -431,7 +432,14 @@ class Tensor:
             grad = np.empty(self._data.shape, self._data.dtype)
             grad.fill(1)
         else:
-            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            try:
+                given = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            except (ValueError, TypeError):
+                given = None
+            if given is None or given.dtype.kind not in "biuf":
+                raise TypeError(f"backward: grad must be real numbers of shape {self.shape}, got "
+                                f"{type(grad).__name__}{'' if given is None else f' of dtype {given.dtype}'}")
+            grad = np.array(given, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad of shape {grad.shape} does not match output shape {self.shape}")
         # Nodes are processed newest first (a max-heap on creation order): every consumer of a

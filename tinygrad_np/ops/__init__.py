@@ -39,6 +39,12 @@ def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tupl
     return tuple(sorted(out))
 
 
+def require_float(x: np.ndarray) -> None:
+    """Raise TypeError unless x is a float array (the float functions refuse labels and masks)."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"needs a float tensor, got dtype {x.dtype} (convert with Tensor(x, dtype=np.float32))")
+
+
 def check_exponent(exponent: Any) -> float:
     """The exponent as a Python int or float (weak: a float32 base stays float32)."""
     if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
@@ -132,6 +138,7 @@ class Pow(Function):
 class Exp(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = np.exp(x)
         ctx.save_for_backward(y)
         return y
@@ -145,6 +152,7 @@ class Exp(Function):
 class Log(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         ctx.save_for_backward(x)
         return np.log(x)
 
@@ -196,6 +204,7 @@ class ReLU(Function):
 class Tanh(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = np.tanh(x)
         ctx.save_for_backward(y)
         return y
@@ -210,6 +219,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = sigmoid(x)
         ctx.save_for_backward(y)
         return y
@@ -395,6 +405,7 @@ class Index(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float(x)
         if x.size == 0:  # empty in, empty out (no maximum to subtract)
             ctx.save_for_backward(x)
             ctx.axis = axis
@@ -414,6 +425,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float(x)
         if x.size == 0:
             ctx.save_for_backward(x)
             ctx.axis = axis
@@ -438,6 +450,7 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, target, reduction):
+        require_float(logits)
         # ufunc.reduce, not .max()/.sum(): the same reductions without a Python wrapper (hot path)
         shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
         e = np.exp(shifted)
