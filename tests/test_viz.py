@@ -18,7 +18,8 @@ import tinygrad_np.functional as F
 from tinygrad_np import Function, Parameter, Tensor, nn, viz
 
 HAVE_DOT = shutil.which("dot") is not None
-needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's `dot` is not on PATH (Debian: apt-get install graphviz)")
+needs_dot = pytest.mark.skipif(not HAVE_DOT,
+                               reason="Graphviz's `dot` is not on PATH (Debian: apt-get install graphviz)")
 
 
 # ---- a small DOT parser (the subset of the language a digraph of nodes and edges uses) ----------------
@@ -203,9 +204,10 @@ def test_custom_function_and_a_shared_input():
     s = b.op(zz.sum(), "Sum", zz)
     text = viz.to_dot(s, params={"w": w})
     where = check_picture(text, b, s, names={id(w): "w"})
-    nodes, edges = parse_dot(text)
+    _, edges = parse_dot(text)
     assert len(where) == 6  # x, w, y, z, zz, s: x and z are one node each
-    assert sum(1 for t, _, _ in edges if t == where[id(x)]) == 2 and sum(1 for t, _, _ in edges if t == where[id(z)]) == 2
+    uses = [tail for tail, _, _ in edges]
+    assert uses.count(where[id(x)]) == 2 and uses.count(where[id(z)]) == 2
     assert _shape_line(y) == "(3, 4) float64"  # the custom op's output promoted like NumPy does
 
 
@@ -514,3 +516,118 @@ def test_jupyter_shows_svg_when_graphviz_is_there():
     svg = graph._repr_svg_()
     assert ET.fromstring(svg).tag.endswith("svg") and "SoftmaxCrossEntropy" in svg
     assert graph._repr_markdown_() is None  # front ends rank Markdown above SVG
+
+
+# ---- the classifier's first-step hook and `mnist --graph` --------------------------------------------
+def test_classifier_hook_sees_the_first_step_before_backward():
+    from tinygrad_np.classifier import DeepNeuralNetworkClassifier
+    rng = _rng(7)
+    X, y = rng.standard_normal((60, 5)), np.arange(60) % 3
+    seen = []
+
+    def hook(loss, model):
+        seen.append((viz.to_dot(loss, params=model), model, loss))  # raises if the graph were already freed
+
+    clf = DeepNeuralNetworkClassifier(hidden_layer_sizes=(4,), epochs=2, batch_size=20, random_state=0)
+    clf.fit(X, y, on_first_step=hook)
+    assert len(seen) == 1 and seen[0][1] is clf.model_  # once, over two epochs of three steps
+    text, _, loss = seen[0]
+    nodes, _ = parse_dot(text)
+    labels = sorted(a["label"] for a in nodes.values() if a["class"] == "param")
+    assert labels == ["0.B\n(4,) float32", "0.W\n(5, 4) float32", "2.B\n(3,) float32", "2.W\n(4, 3) float32"]
+    assert any(a["label"] == "(20, 5) float32" and a["class"] == "input" for a in nodes.values())
+    with pytest.raises(RuntimeError, match="freed"):  # the step then ran its backward as usual
+        viz.to_dot(loss)
+    plain = DeepNeuralNetworkClassifier(hidden_layer_sizes=(4,), epochs=2, batch_size=20, random_state=0).fit(X, y)
+    assert plain.loss_train_ == clf.loss_train_  # drawing changed nothing in training
+
+
+def _cli(capsys, *argv):
+    from tinygrad_np import cli
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_graph_writes_one_step_and_trains_on(capsys, tmp_path):
+    path = tmp_path / "step.dot"
+    argv = ("mnist", "--limit", "300", "--epochs", "1", "--hidden", "8", "--batch-size", "25")
+    code, out, err = _cli(capsys, *argv, "--graph", str(path))
+    assert code == 0, err
+    assert f"wrote the graph of one training step to {path}" in out and "test accuracy" in out
+    nodes, edges = parse_dot(path.read_text())
+    params = sorted(a["label"] for a in nodes.values() if a["class"] == "param")
+    assert params == ["0.B\n(8,) float32", "0.W\n(784, 8) float32", "2.B\n(10,) float32", "2.W\n(8, 10) float32"]
+    assert [a["label"] for a in nodes.values() if a["class"] == "input"] == ["(25, 784) float32"]
+    ((root, attrs),) = [(n, a) for n, a in nodes.items() if "output" in a["class"]]
+    assert attrs["label"] == "() float32"
+    ((loss_op,),) = [(t,) for t, h, _ in edges if h == root]
+    assert nodes[loss_op]["label"] == "SoftmaxCrossEntropy"
+    code, plain, err = _cli(capsys, *argv)  # the same run without --graph trains the same
+    assert code == 0, err
+    def results(text):  # the losses and accuracies, not the seconds
+        return re.findall(r"(?:loss|acc|accuracy) (\S+)", text)
+    assert results(plain) == results(out) and len(results(out)) == 4
+
+
+def test_cli_graph_path_is_checked_before_training(capsys, tmp_path, monkeypatch):
+    code, out, err = _cli(capsys, "mnist", "--limit", "100", "--epochs", "1", "--graph", str(tmp_path / "g.jpg"))
+    assert code == 2 and out == "" and "--graph" in err and ".svg" in err and len(err.strip().splitlines()) == 1
+    code, out, err = _cli(capsys, "mnist", "--limit", "100", "--graph", str(tmp_path / "nowhere" / "g.dot"))
+    assert code == 2 and out == "" and "does not exist" in err
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, out, err = _cli(capsys, "mnist", "--limit", "100", "--epochs", "1", "--graph", str(tmp_path / "g.svg"))
+    assert code == 2 and out == "" and "apt-get install graphviz" in err and ".dot" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_dot
+def test_cli_graph_svg(capsys, tmp_path):
+    path = tmp_path / "step.svg"
+    code, _, err = _cli(capsys, "mnist", "--limit", "200", "--epochs", "1", "--hidden", "8", "--quiet",
+                          "--graph", str(path))
+    assert code == 0, err
+    texts = {t.text for t in ET.parse(path).getroot().iter("{http://www.w3.org/2000/svg}text")}
+    assert {"Linear", "ReLU", "SoftmaxCrossEntropy", "0.W", "2.B"} <= texts
+
+
+# ---- the README's section ----------------------------------------------------------------------------
+def _readme_section():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    return root, text.split("## See the graph\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_picture_is_the_current_output_of_the_command(capsys, tmp_path):
+    root, section = _readme_section()
+    (image,) = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", section)
+    cmd = "python -m tinygrad_np mnist --graph " + image
+    assert f"`{cmd}`" in section
+    # The same command (on a few examples, for one epoch: the step's graph does not depend on them) now:
+    code, _, err = _cli(capsys, "mnist", "--limit", "100", "--epochs", "1", "--graph", str(tmp_path / "now.dot"))
+    assert code == 0, err
+    nodes, edges = parse_dot((tmp_path / "now.dot").read_text())
+    now = sorted([ln for a in nodes.values() for ln in a["label"].split("\n")] + [a["label"] for *_, a in edges
+                                                                                 if "label" in a])
+    svg = ET.parse(root / image).getroot()
+    drawn = sorted(t.text for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    assert drawn == now, "the README picture is stale: re-run " + cmd
+    from tinygrad_np.classifier import DeepNeuralNetworkClassifier
+    d = DeepNeuralNetworkClassifier()  # the default network: its layers' names and shapes are in the picture
+    dims = (784, *d.hidden_layer_sizes, 10)
+    for i, (a, b) in enumerate(zip(dims, dims[1:])):
+        assert {f"{2 * i}.W", f"({a}, {b}) {d.dtype}", f"{2 * i}.B", f"({b},) {d.dtype}"} <= set(drawn)
+    assert f"({d.batch_size}, 784) {d.dtype}" in drawn
+
+
+@needs_dot
+def test_readme_two_lines_run(tmp_path, monkeypatch):
+    _, section = _readme_section()
+    (code,) = re.findall(r"```py\n(.*?)```", section, re.S)
+    assert len(code.strip().splitlines()) == 2
+    model, loss = _small_graph()
+    monkeypatch.chdir(tmp_path)
+    exec(code, {"model": model, "loss": loss})
+    texts = {t.text for t in ET.parse(tmp_path / "step.svg").getroot().iter("{http://www.w3.org/2000/svg}text")}
+    assert {"0.W", "2.B", "SoftmaxCrossEntropy"} <= texts
