@@ -571,6 +571,10 @@ def test_cli_graph_writes_one_step_and_trains_on(capsys, tmp_path):
 
 
 def test_cli_graph_path_is_checked_before_training(capsys, tmp_path, monkeypatch):
+    from tinygrad_np import cli
+    with pytest.raises(SystemExit):
+        cli.main(["mnist", "--help"])
+    assert "--graph PATH" in capsys.readouterr().out
     code, out, err = _cli(capsys, "mnist", "--limit", "100", "--epochs", "1", "--graph", str(tmp_path / "g.jpg"))
     assert code == 2 and out == "" and "--graph" in err and ".svg" in err and len(err.strip().splitlines()) == 1
     code, out, err = _cli(capsys, "mnist", "--limit", "100", "--graph", str(tmp_path / "nowhere" / "g.dot"))

@@ -63,12 +63,6 @@ def _require_dot(what: str) -> str:
 
 
 # ---- reading the graph ---------------------------------------------------------------------------------
-def _check_output(output: Any, op: str) -> Tensor:
-    if not isinstance(output, Tensor):
-        raise TypeError(f"{op}: output must be a Tensor, got {type(output).__name__}")
-    return output
-
-
 def _names(params: Any) -> dict[int, str]:
     """id(tensor) -> its name(s), from a Module (dotted parameter names) or a dict name -> Tensor."""
     if params is None:
@@ -171,7 +165,8 @@ def to_dot(output: Tensor, params: Module | Mapping[str, Tensor] | None = None, 
     none) shows its shape and norm.  Only reads the graph; raises RuntimeError when a
     backward pass has freed it.  Returns the text of a `digraph`.
     """
-    _check_output(output, "to_dot")
+    if not isinstance(output, Tensor):
+        raise TypeError(f"to_dot: output must be a Tensor, got {type(output).__name__}")
     names = _names(params)
     ops = _ops_in_order(output)
     lines = ["digraph tinygrad_np {",
@@ -262,8 +257,8 @@ def _image(source: str, fmt: str, what: str) -> bytes:
     return r.stdout
 
 
-def _write(source: str, path: str | os.PathLike) -> None:
-    fmt = check_path(path)
+def _write(source: str, path: str | os.PathLike, fmt: str) -> None:
+    """Write `source` to `path` (checked by `check_path`, which gave `fmt`) as text or as an image."""
     path = os.fspath(path)
     data = source.encode() if fmt == "dot" else _image(source, fmt, f"writing {path!r}")
     with open(path, "wb") as f:
@@ -278,8 +273,8 @@ def render(output: Tensor, path: str | os.PathLike, params: Module | Mapping[str
     `dot`, and raise GraphvizNotFoundError, saying how to install it, when it is not on PATH.
     The path and Graphviz are checked before the graph is read.
     """
-    check_path(path)
-    _write(to_dot(output, params, **kw), path)
+    fmt = check_path(path)
+    _write(to_dot(output, params, **kw), path, fmt)
 
 
 class Graph:
@@ -296,7 +291,7 @@ class Graph:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the picture to `path` (.dot, .svg, .png or .pdf; see `render`)."""
-        _write(self.source, path)
+        _write(self.source, path, check_path(path))
 
     def _repr_svg_(self) -> str | None:
         if _dot_program() is None:
