@@ -22,7 +22,7 @@ import numpy as np
 
 from tinygrad_np import functional as F
 from tinygrad_np import init, nn, optim
-from tinygrad_np._blas import blas_threads
+from tinygrad_np._threads import blas_threads
 from tinygrad_np._io import atomic_savez
 from tinygrad_np._progress import ProgressBar
 from tinygrad_np.data import MiniBatches
@@ -69,9 +69,10 @@ class DeepNeuralNetworkClassifier:
     dtype: "float32" or "float64" for weights and computation.
     random_state: int, Generator or None; seeds the weights and the shuffling.
     verbose: progress bar per epoch on a terminal, and an epoch summary line.
-    blas_threads: OpenBLAS threads during the training loop (None: leave the pool as
-        is).  Small-batch matmuls are too small to share out; more threads only wait on
-        each other, badly so on a busy machine (see `tinygrad_np._blas`).
+    blas_threads: BLAS threads during the training loop, restored after (None, the
+        default: leave the process's pool as it is).  Small-batch matmuls are too small
+        to share out; more threads only wait on each other, badly so on a busy machine.
+        Needs threadpoolctl (the `threads` extra), as scikit-learn does.
 
     Learned: `classes_`, `n_features_in_`, `model_` (an `nn.Sequential`), `optimizer_`,
     and per epoch `loss_train_`, `accuracy_train_`, `loss_val_`, `accuracy_val_` (each
@@ -82,7 +83,7 @@ class DeepNeuralNetworkClassifier:
     def __init__(self, hidden_layer_sizes: Any = (400, 200), activation: str = "relu",
                  initializer: Any = "auto", optimizer: Any = "sgd", lr: float | None = None,
                  epochs: int = 10, batch_size: int = 20, dtype: Any = "float32",
-                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = 1) -> None:
+                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.initializer = initializer
