@@ -85,7 +85,8 @@ def parse_dot(text: str) -> tuple[dict[str, dict[str, str]], list[tuple[str, str
 # ---- what a test built, and the check of a picture against it ------------------------------------------
 class Built:
     """The graph as the test built it: `b.op(result, "Mul", a=x, b=y)` records that `result` came
-    from op Mul with x as argument `a` and y as argument `b` (one unnamed input: `b.op(r, "ReLU", x)`)."""
+    from op Mul with x as argument `a` and y as argument `b` (one unnamed input: `b.op(r, "ReLU", x)`;
+    an op's settings follow its name: `"Linear activation=relu"`, drawn as lines under the name)."""
 
     def __init__(self):
         self.ops = {}  # id(result) -> (op name, [(edge label or None, input)])
@@ -152,7 +153,7 @@ def check_picture(text, built, output, names=None):
         name, inputs = built.ops[id(t)]
         assert len(into[node]) == 1
         op_node = into[node][0][1]
-        assert nodes[op_node]["class"] == "op" and nodes[op_node]["label"] == name
+        assert nodes[op_node]["class"] == "op" and nodes[op_node]["label"] == "\n".join(name.split())
         assert out_of[op_node] == [node] and op_node not in op_nodes
         op_nodes.add(op_node)
         got = sorted(into[op_node], key=lambda e: str(e[0]))
@@ -219,11 +220,14 @@ def test_fused_linear_relu_and_softmax_cross_entropy():
     bias = Parameter(np.zeros(4, np.float32))
     W2 = Parameter(rng.standard_normal((4, 2)).astype(np.float32))
     labels = np.array([0, 1, 1, 0, 1])
+    W3 = Parameter(rng.standard_normal((2, 2)).astype(np.float32))
     h = b.op(F.linear(x, W, bias), "Linear", x=x, W=W, b=bias)
     r = b.op(F.relu(h), "ReLU", h)
-    logits = b.op(F.linear(r, W2), "Linear", x=r, W=W2)                      # no bias: no node for it
-    loss = b.op(F.softmax_cross_entropy(logits, labels), "SoftmaxCrossEntropy", logits=logits, target=labels)
-    names = {"layer1.W": W, "layer1.b": bias, "layer2.W": W2}
+    h2 = b.op(F.linear(r, W2), "Linear", x=r, W=W2)                          # no bias: no node for it
+    logits = b.op(F.linear(h2, W3, activation="tanh"), "Linear activation=tanh", x=h2, W=W3)  # fused
+    loss = b.op(F.softmax_cross_entropy(logits, labels, reduction="sum"), "SoftmaxCrossEntropy reduction=sum",
+                logits=logits, target=labels)
+    names = {"layer1.W": W, "layer1.b": bias, "layer2.W": W2, "layer3.W": W3}
     where = check_picture(viz.to_dot(loss, params=names), b, loss, names={id(t): n for n, t in names.items()})
     nodes, _ = parse_dot(viz.to_dot(loss, params=names))
     # Parameters, inputs and constants are drawn apart.
@@ -253,7 +257,7 @@ def test_sequential_model_with_parameter_names():
     model = nn.Sequential(nn.FC(6, 5), nn.Tanh(), nn.FC(5, 3))
     x = Tensor(_rng(4).standard_normal((4, 6)).astype(np.float32))
     labels = np.array([0, 2, 1, 2])
-    loss = F.softmax_cross_entropy(model(x), labels)
+    loss = F.softmax_cross_entropy(model(x), labels, reduction="mean")
     nodes, edges = parse_dot(viz.to_dot(loss, params=model))
     by_label = {a["label"]: n for n, a in nodes.items()}
     params = dict(model.named_parameters())
@@ -273,23 +277,31 @@ def test_sequential_model_with_parameter_names():
     assert by_label[_shape_line(x)] in [t for t, _ in into[first]]
     (root,) = [n for n, a in nodes.items() if "output" in a["class"]]
     ((loss_op, _),) = into[root]
-    assert nodes[loss_op]["label"] == "SoftmaxCrossEntropy"
+    assert nodes[loss_op]["label"] == "SoftmaxCrossEntropy\nreduction=mean"
     assert {lab for _, lab in into[loss_op]} == {"logits", "target"}
     # Data flows from the first layer's op to the second's and on to the loss.
-    reach, stack = set(), [first]
     out = {}
     for t, h, _ in edges:
         out.setdefault(t, []).append(h)
-    while stack:
-        n = stack.pop()
-        for h in out.get(n, []):
-            if h not in reach:
-                reach.add(h)
-                stack.append(h)
+    reach = reach_from(first, out)
     assert second in reach and loss_op in reach and root in reach
+    # The tanh is drawn between the layers: fused into the first Linear or as an op of its own.
+    between = [n for n in reach - reach_from(second, out) - {second} if nodes[n]["class"] == "op"]
+    assert any(ln in ("Tanh", "activation=tanh") for n in [first, *between] for ln in nodes[n]["label"].split("\n"))
     # Every node and edge is the graph's: compare with a walk of the tensors themselves.
     ref_nodes, ref_edges = _reference_walk(loss)
     assert len(nodes) == ref_nodes and len(edges) == ref_edges
+
+
+def reach_from(start, out):
+    """The nodes reachable from `start` along the edges `out` {tail: [heads]}."""
+    reach, stack = set(), [start]
+    while stack:
+        for h in out.get(stack.pop(), []):
+            if h not in reach:
+                reach.add(h)
+                stack.append(h)
+    return reach
 
 
 def _reference_walk(output):
@@ -347,7 +359,7 @@ def test_show_grad_after_backward_with_retain_graph():
     loss.backward(retain_graph=True)
     b = Built()
     b.op(h, "Linear", x=x, W=W)
-    b.op(loss, "SoftmaxCrossEntropy", logits=h, target=labels)
+    b.op(loss, "SoftmaxCrossEntropy reduction=mean", logits=h, target=labels)
     text = viz.to_dot(loss, params={"W": W, "x": x}, show_grad=True)
     where = check_picture(text, b, loss, names={id(W): "W", id(x): "x"})
     nodes, _ = parse_dot(text)
@@ -501,7 +513,7 @@ def test_render_svg_png_pdf(tmp_path):
     assert sum(c is not None and c.startswith("node") for c in classes) == len(nodes)
     assert classes.count("edge") == len(edges)
     texts = {t.text for t in svg.iter(f"{ns}text")}
-    assert {"Linear", "ReLU", "SoftmaxCrossEntropy", "0.W", "2.B", "(3, 2) float32"} <= texts
+    assert {"Linear", "SoftmaxCrossEntropy", "0.W", "2.B", "(3, 2) float32"} <= texts
     viz.render(loss, tmp_path / "g.png", params=model)
     assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     viz.render(loss, tmp_path / "g.pdf", params=model)
@@ -562,7 +574,7 @@ def test_cli_graph_writes_one_step_and_trains_on(capsys, tmp_path):
     ((root, attrs),) = [(n, a) for n, a in nodes.items() if "output" in a["class"]]
     assert attrs["label"] == "() float32"
     ((loss_op,),) = [(t,) for t, h, _ in edges if h == root]
-    assert nodes[loss_op]["label"] == "SoftmaxCrossEntropy"
+    assert nodes[loss_op]["label"] == "SoftmaxCrossEntropy\nreduction=mean"
     code, plain, err = _cli(capsys, *argv)  # the same run without --graph trains the same
     assert code == 0, err
     def results(text):  # the losses and accuracies, not the seconds
@@ -576,7 +588,8 @@ def test_cli_graph_path_is_checked_before_training(capsys, tmp_path, monkeypatch
         cli.main(["mnist", "--help"])
     assert "--graph PATH" in capsys.readouterr().out
     code, out, err = _cli(capsys, "mnist", "--limit", "100", "--epochs", "1", "--graph", str(tmp_path / "g.jpg"))
-    assert code == 2 and out == "" and "--graph" in err and ".svg" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and out == "" and "--graph" in err and ".svg" in err
+    assert len([ln for ln in err.splitlines() if "error:" in ln]) == 1
     code, out, err = _cli(capsys, "mnist", "--limit", "100", "--graph", str(tmp_path / "nowhere" / "g.dot"))
     assert code == 2 and out == "" and "does not exist" in err
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
@@ -592,7 +605,7 @@ def test_cli_graph_svg(capsys, tmp_path):
                           "--graph", str(path))
     assert code == 0, err
     texts = {t.text for t in ET.parse(path).getroot().iter("{http://www.w3.org/2000/svg}text")}
-    assert {"Linear", "ReLU", "SoftmaxCrossEntropy", "0.W", "2.B"} <= texts
+    assert {"Linear", "SoftmaxCrossEntropy", "0.W", "2.B"} <= texts
 
 
 # ---- the README's section ----------------------------------------------------------------------------

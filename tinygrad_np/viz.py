@@ -6,7 +6,8 @@
     viz.draw(loss, params=model)                 # in Jupyter: the picture (a snapshot, taken now)
 
 Ops are grey boxes named by their `Function` class (`Linear`, `ReLU`, `SoftmaxCrossEntropy`,
-a custom op's own name); tensors are ellipses with their shape and dtype: Parameters blue,
+a custom op's own name), with the text settings the op keeps on its context below the name
+(`activation=relu` on a Linear with ReLU fused in, `reduction=mean`); tensors are ellipses with their shape and dtype: Parameters blue,
 with their dotted names when `params` is given, other leaf tensors (inputs) white, or yellow
 when they require grad; values an op received that are not Tensors (labels arrays, Python
 numbers) are dashed grey notes.  Edges follow the data, input -> op -> result; an op with
@@ -146,6 +147,13 @@ def _grad_line(t: Tensor) -> str | None:
     return f"grad {tuple(g.shape)} norm {float(np.linalg.norm(g.ravel())):.4g}"
 
 
+def _op_label(ctx: Function) -> str:
+    """The op's class name, then the text settings it keeps on its context (what a fused op
+    does that its name does not say: Linear's activation, a loss's reduction)."""
+    settings = [f"{k}={v}" for k, v in vars(ctx).items() if isinstance(v, str) and not k.startswith("_")]
+    return "\n".join([type(ctx).__name__, *settings])
+
+
 def _const_label(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"{_describe(value)} array"
@@ -158,7 +166,8 @@ def _const_label(value: Any) -> str:
 def to_dot(output: Tensor, params: Module | Mapping[str, Tensor] | None = None, show_grad: bool = False) -> str:
     """Graphviz DOT text for the graph that produced `output`.
 
-    One node per op (named by its Function class) and one per tensor (shape and dtype);
+    One node per op (named by its Function class, then its text settings such as
+    `activation=relu`) and one per tensor (shape and dtype);
     tensors found in `params` -- a Module (its dotted parameter names) or a dict
     name -> Tensor -- are labelled with their names.  With `show_grad`, every tensor that
     has a `.grad` (leaves, after a backward pass with retain_graph=True; intermediates keep
@@ -219,7 +228,7 @@ def to_dot(output: Tensor, params: Module | Mapping[str, Tensor] | None = None, 
                 edges.append(f"  {src} -> {fid} [label={_quote(label)}];")
             else:
                 edges.append(f"  {src} -> {fid};")
-        lines.append(f"  {fid} [label={_quote(type(ctx).__name__)}, class=\"op\", {_STYLE['op']}];")
+        lines.append(f"  {fid} [label={_quote(_op_label(ctx))}, class=\"op\", {_STYLE['op']}];")
         lines.extend(edges)
         lines.append(f"  {fid} -> {node(t)};")
     if not ops:  # a leaf: the picture is one node
