@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -97,6 +98,13 @@ class Built:
         return result
 
 
+class Number(NamedTuple):
+    """A number an op received: `Number(3.0)` as given to `apply`, `Number(2.5, "float32")` as the
+    0-d array of the Tensor's dtype that the Tensor operators make of `x * 2.5`."""
+    value: float
+    dtype: str | None = None
+
+
 def _kind(t) -> str:
     if not isinstance(t, Tensor):
         return "const"
@@ -163,7 +171,9 @@ def check_picture(text, built, output, names=None):
             if isinstance(inp, (Tensor, np.ndarray)):
                 bind(inp, src)
             else:  # a number: a node of its own at each use
-                assert nodes[src] == {**nodes[src], "class": "const", "label": repr(inp)} and into[src] == []
+                assert isinstance(inp, Number)
+                text = repr(inp.value) if inp.dtype is None else f"{inp.value!r} {inp.dtype}"
+                assert nodes[src] == {**nodes[src], "class": "const", "label": text} and into[src] == []
                 assert src not in scalars
                 scalars.add(src)
         n_edges += len(inputs) + 1
@@ -241,15 +251,16 @@ def test_fused_linear_relu_and_softmax_cross_entropy():
 
 def test_constants_scalars_each_use_and_an_array_once():
     b = Built()
-    x = Tensor(_rng(3).standard_normal(3), requires_grad=True)
-    mask = np.array([1.0, 0.0, 1.0])
-    y = b.op(x * 2.5, "Mul", a=x, b=2.5)
+    x = Tensor(_rng(3).standard_normal(3).astype(np.float32), requires_grad=True)
+    mask = np.array([1.0, 0.0, 1.0], np.float32)
+    y = b.op(x * 2.5, "Mul", a=x, b=Number(2.5, "float32"))                 # a weak number: x's dtype
     z = b.op(y * mask, "Mul", a=y, b=mask)
     u = b.op(z + mask, "Add", a=z, b=mask)                                   # the same array again: one node
-    v = b.op(u - 2.5, "Sub", a=u, b=2.5)
-    where = check_picture(viz.to_dot(v), b, v)
-    nodes, _ = parse_dot(viz.to_dot(v))
-    assert sum(1 for a in nodes.values() if a["class"] == "const") == 3  # 2.5 twice (one per use), mask once
+    v = b.op(u - 2.5, "Sub", a=u, b=Number(2.5, "float32"))
+    w = b.op(Blend.apply(v, 3.0), "Blend", u=v, v=Number(3.0))              # a Python number, passed as is
+    where = check_picture(viz.to_dot(w), b, w)
+    nodes, _ = parse_dot(viz.to_dot(w))
+    assert sum(1 for a in nodes.values() if a["class"] == "const") == 4  # 2.5 twice (one per use), mask, 3.0
     assert id(mask) in where
 
 

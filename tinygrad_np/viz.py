@@ -154,12 +154,19 @@ def _op_label(ctx: Function) -> str:
     return "\n".join([type(ctx).__name__, *settings])
 
 
+def _number(value: Any) -> str:
+    text = repr(value.item() if isinstance(value, (np.generic, np.ndarray)) else value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
 def _const_label(value: Any) -> str:
+    """A value an op received that is not a Tensor: an array's shape and dtype, a number's value."""
     if isinstance(value, np.ndarray):
+        if value.ndim == 0:  # a number, as the Tensor operators pass it (in the Tensor's dtype)
+            return f"{_number(value)} {_dtype_name(value.dtype)}"
         return f"{_describe(value)} array"
     if isinstance(value, (bool, int, float, complex, np.generic)):
-        text = repr(value.item() if isinstance(value, np.generic) else value)
-        return text if len(text) <= 24 else text[:21] + "..."
+        return _number(value)
     return type(value).__name__
 
 
