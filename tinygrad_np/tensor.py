@@ -229,6 +229,14 @@ def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
     return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
 
 
+def _as_gradient(value: Any, ctx: Function) -> np.ndarray:
+    """A gradient a backward returned as a NumPy scalar, a Python number or an array subclass."""
+    if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
+        return np.asarray(value)
+    raise TypeError(f"{type(ctx).__name__}.backward returned a {type(value).__name__} as a gradient; "
+                    f"return an ndarray (or None) per input")
+
+
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
     """Accumulate each leaf's gradient into its `.grad`, cast to the leaf's dtype.
 
@@ -276,7 +284,7 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                                "arrays were freed. Pass retain_graph=True to the first backward call.")
         in_grads = ctx.backward(ctx, grads.pop(node))
         if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
+            in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
         if len(in_grads) != len(ctx.parents):
             raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(in_grads)} gradient(s) "
                                f"for {len(ctx.parents)} input(s)")
@@ -285,7 +293,9 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                 continue
             if pg is None:  # a custom backward may return None for an input: a zero gradient
                 pg = np.zeros_like(parent._data)
-            elif pg.shape != parent._data.shape:
+            elif type(pg) is not np.ndarray:
+                pg = _as_gradient(pg, ctx)
+            if pg.shape != parent._data.shape:
                 pg = _unbroadcast(pg, parent, ctx)
             pctx = parent._ctx
             acc = grads if pctx is not None else leaf_grads
@@ -351,7 +361,40 @@ class Tensor:
         return self._ctx is None
 
     def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item: a Tensor with {self._data.size} elements cannot be converted to a Python "
+                             f"number (shape {self.shape})")
         return self._data.item()
+
+    def _one_element(self, what: str) -> Any:
+        if self._data.size != 1:
+            raise TypeError(f"{what}: the value of a Tensor with {self._data.size} elements (shape {self.shape}) "
+                            f"is ambiguous; reduce it first (e.g. .any(), .sum()) or use .item() on one element")
+        return self._data.reshape(())[()]
+
+    def __bool__(self) -> bool:
+        return bool(self._one_element("bool"))
+
+    def __float__(self) -> float:
+        return float(self._one_element("float"))
+
+    def __int__(self) -> int:
+        return int(self._one_element("int"))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)` gives the data (shared unless a copy or another dtype is asked for)."""
+        if copy:
+            return np.array(self._data, dtype=dtype)
+        return self._data if dtype is None or np.dtype(dtype) == self._data.dtype else self._data.astype(dtype)
+
+    def tolist(self) -> Any:
+        """The data as (nested) Python lists of numbers."""
+        return self._data.tolist()
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return self._data.size
 
     def numpy(self) -> np.ndarray:
         return self._data
@@ -461,13 +504,19 @@ class Tensor:
         return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        """A tensor of the same data in `shape` (ints, one of them may be -1), as `np.reshape`."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if not all(map(ops.is_int, shape)):
+            raise TypeError(f"reshape: the shape must be ints, got {shape!r}")
         return ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes: Any) -> Tensor:
-        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        """The axes permuted (reversed when none are given), as `np.transpose`."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        if not all(map(ops.is_int, axes)):
+            raise TypeError(f"transpose: the axes must be ints, got {axes!r}")
         return ops.Transpose.apply(self, axes=axes or None)
 
     @property
