@@ -7,11 +7,12 @@
 
 Ops are grey boxes named by their `Function` class (`Linear`, `ReLU`, `SoftmaxCrossEntropy`,
 a custom op's own name), with the text settings the op keeps on its context below the name
-(`activation=relu` on a Linear with ReLU fused in, `reduction=mean`); tensors are ellipses with their shape and dtype: Parameters blue,
-with their dotted names when `params` is given, other leaf tensors (inputs) white, or yellow
-when they require grad; values an op received that are not Tensors (labels arrays, Python
-numbers) are dashed grey notes.  Edges follow the data, input -> op -> result; an op with
-several inputs names each edge after its `forward` argument.  The output has a double outline.
+(`activation=relu` on a Linear with ReLU fused in, `reduction=mean`).  Tensors are ellipses
+with their shape and dtype: Parameters blue, with their dotted names when `params` is given,
+other leaf tensors (inputs) white, or yellow when they require grad.  Values an op received
+that are not Tensors (labels arrays, numbers) are dashed grey notes.  Edges follow the data,
+input -> op -> result; an op with several inputs names each edge after its `forward`
+argument.  The output has a double outline.
 
 Everything here only reads the graph (`Tensor._ctx`, `ctx.parents`, `.grad`): it never runs
 an op or a backward pass, and changes nothing.  No dependency beyond NumPy: image files
