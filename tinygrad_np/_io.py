@@ -101,7 +101,7 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a member, or an empty archive
 _NPY_MAGIC = b"\x93NUMPY"
 
 
-def load_npz(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, np.ndarray]:
+def load_npz(path: str | os.PathLike, what: str = "checkpoint file") -> dict[str, np.ndarray]:
     """Every array of the .npz file at `path` (read with allow_pickle=False), by name.
 
     Raises ValueError naming the path and the problem: a directory, an empty or truncated
@@ -112,7 +112,7 @@ def load_npz(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, np.
     path = os.fspath(path)
 
     def bad(problem: str) -> LoadError:
-        return LoadError(f"{path}: cannot load the {what}: {problem}")
+        return LoadError(f"{path}: not a valid {what}: {problem}")
 
     try:
         with open(path, "rb") as f:
@@ -135,7 +135,7 @@ def load_npz(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, np.
     except LoadError:
         raise
     except FileNotFoundError:
-        raise MissingFileError(f"{path}: cannot load the {what}: no such file") from None
+        raise MissingFileError(f"{path}: no such file (to load a {what} from)") from None
     except IsADirectoryError:
         raise bad("it is a directory") from None
     except PermissionError:

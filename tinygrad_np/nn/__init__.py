@@ -234,7 +234,7 @@ class Module:
 
         A file that cannot be read as an .npz (missing, a directory, empty, truncated, corrupt,
         a .npy) or whose arrays do not fit the model raises ValueError naming the path."""
-        sd = load_npz(path, f"state dict of {type(self).__name__}")
+        sd = load_npz(path, f"{type(self).__name__} state file")
         try:
             return self.load_state_dict(sd, strict=strict)
         except ValueError as e:
