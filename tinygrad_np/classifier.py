@@ -352,21 +352,21 @@ class DeepNeuralNetworkClassifier:
         every = 25
         forward, zero_grad, step = model.forward, opt.zero_grad, opt.step
         loss_fn = F.softmax_cross_entropy
-        try:  # overflow shows as a non-finite loss, reported below with a remedy, not as a numpy warning
-            with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
-                start = time.perf_counter()
-                for i, (Xb, yb) in enumerate(batches, 1):
-                    loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
-                    if not isfinite(loss.item()):  # one scalar per step: the cheap divergence check
-                        raise _diverged(opt, f"the batch loss became {loss.item()} at {desc}, step {i}/{len(batches)}")
-                    zero_grad()
-                    loss.backward()
-                    step()
-                    if i % every == 0 and bar.enabled:
-                        bar.update(every)
-                seconds = time.perf_counter() - start
-        finally:
-            bar.close()
+        # overflow shows as a non-finite loss, reported with a remedy, not as numpy warnings
+        with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
+            start = time.perf_counter()
+            for i, (Xb, yb) in enumerate(batches, 1):
+                loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
+                if not isfinite(loss.item()):  # one scalar per step: the cheap divergence check
+                    bar.close()
+                    raise _diverged(opt, f"the batch loss became {loss.item()} at {desc}, step {i}/{len(batches)}")
+                zero_grad()
+                loss.backward()
+                step()
+                if i % every == 0 and bar.enabled:
+                    bar.update(every)
+            seconds = time.perf_counter() - start
+        bar.close()
         return seconds
 
     @staticmethod
