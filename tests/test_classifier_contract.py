@@ -113,6 +113,9 @@ CRAFTED = {
     "too few classes": lambda a: {**a, "classes": np.array([0, 1])},
     "nan weights": lambda a: {**a, "param:0.W": np.full_like(a["param:0.W"], np.nan)},
     "missing weight": lambda a: {k: v for k, v in a.items() if k != "param:0.B"},
+    "huge layer sizes": lambda a: _with_meta(a, params={**json.loads(str(a["meta"]))["params"],
+                                                        "hidden_layer_sizes": [10**6, 10**6]}),
+    "huge n_features_in": lambda a: _with_meta(a, n_features_in=10**9),
 }
 
 

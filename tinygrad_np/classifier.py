@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-from math import isfinite
 import time
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -462,7 +462,11 @@ class DeepNeuralNetworkClassifier:
                 raise ValueError(f"unknown parameter(s) {', '.join(unknown)}")
             clf = cls(**params)
             p = clf._checked_params()
-            model = clf._build(p["sizes"], meta["n_features_in"], len(classes), p["dtype"], np.random.default_rng(0))
+            dims = (meta["n_features_in"], *p["sizes"], len(classes))
+            implied, held = sum(a * b + b for a, b in zip(dims, dims[1:])), sum(v.size for v in state.values())
+            if implied != held:  # checked before building: crafted sizes must not allocate beyond the file
+                raise ValueError(f"the layer sizes {dims} need {implied} weights, the file holds {held}")
+            model = clf._build(p["sizes"], dims[0], len(classes), p["dtype"], np.random.default_rng(0))
             model.load_state_dict(state)  # checks names and shapes
         except (ValueError, TypeError) as e:
             raise ValueError(f"{os.fspath(path)}: not a valid DeepNeuralNetworkClassifier file ({e})") from None
