@@ -1,5 +1,6 @@
 """Checkpoint files: every load error is a ValueError naming the path; the atomic save keeps
 symlinks and permissions and leaves no temporary file behind (issue 10, findings 9 and 11)."""
+import io
 import os
 import socket
 import subprocess
@@ -30,6 +31,14 @@ def _corrupt_member(tmp_path):
     return bytes(raw)
 
 
+def _huge_header(d):
+    """A member whose header claims 80 TB: refused from the header, not by trying to allocate it."""
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False, "shape": (10**13,)})
+    with zipfile.ZipFile(d / "f.npz", "w") as z:
+        z.writestr("W.npy", head.getvalue() + bytes(64))
+
+
 BAD_FILES = {
     "empty": (lambda d: (d / "f.npz").write_bytes(b""), "empty"),
     "truncated": (lambda d: (d / "f.npz").write_bytes(_saved(d).read_bytes()[:100]), "truncated or corrupt"),
@@ -38,6 +47,7 @@ BAD_FILES = {
     "npy": (lambda d: np.save(open(d / "f.npz", "wb"), np.zeros(3)), ".npy"),
     "directory": (lambda d: (d / "f.npz").mkdir(), "directory"),
     "pickled": (lambda d: np.savez(d / "f.npz", W=np.array([{}], dtype=object)), "allow_pickle"),
+    "huge header": (_huge_header, r"claims shape \(10000000000000,\) of float64"),
     "not an array": (lambda d: zipfile.ZipFile(d / "f.npz", "w").writestr("W.txt", "hello"), "not an array"),
 }
 

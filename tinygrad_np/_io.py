@@ -8,6 +8,7 @@ removes the ones whose process is gone.
 """
 from __future__ import annotations
 
+import math
 import os
 import socket
 import stat
@@ -101,6 +102,24 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a member, or an empty archive
 _NPY_MAGIC = b"\x93NUMPY"
 
 
+def _oversized_member(z: Any) -> str | None:
+    """What is wrong when a member's header claims more data than the member holds (a crafted or
+    corrupt header would otherwise make numpy allocate its claimed size first), else None."""
+    for info in z.zip.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        with z.zip.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                continue  # numpy reads and checks other versions itself
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+            need, held = math.prod(shape) * dtype.itemsize, info.file_size - f.tell()
+        if need > held:
+            return f"member {info.filename!r} claims shape {shape} of {dtype} ({need} bytes) but holds {held} bytes"
+    return None
+
+
 def load_npz(path: str | os.PathLike, what: str = "checkpoint file") -> dict[str, np.ndarray]:
     """Every array of the .npz file at `path` (read with allow_pickle=False), by name.
 
@@ -125,6 +144,9 @@ def load_npz(path: str | os.PathLike, what: str = "checkpoint file") -> dict[str
                 raise bad("it is not an .npz (zip) archive")
             f.seek(0)
             with np.load(f, allow_pickle=False) as z:
+                problem = _oversized_member(z)
+                if problem:
+                    raise bad(problem)
                 arrays = {}
                 for name in z.files:
                     value = z[name]
