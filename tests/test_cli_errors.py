@@ -45,6 +45,8 @@ BAD_OUTPUTS = {
     "save: no extension": (lambda d: ["--save", str(d / "model")], "no file extension"),
     "save: a directory": (lambda d: ["--save", str(d / "dir.npz")], "is a directory"),
     "save: symlink to a directory": (lambda d: ["--save", str(d / "link.npz")], "is a directory"),
+    "save: empty": (lambda d: ["--save", ""], "the path is empty"),
+    "plot: empty": (lambda d: ["--plot", ""], "the path is empty"),
     "plot: extension": (lambda d: ["--plot", str(d / "c.xyz")], "unsupported extension .xyz"),
     "plot: missing folder": (lambda d: ["--plot", str(d / "no" / "c.png")], "does not exist"),
     "plot: a directory": (lambda d: ["--plot", str(d / "dir.npz")], "is a directory"),
@@ -63,7 +65,7 @@ def test_output_paths_are_checked_before_anything_runs(capsys, monkeypatch, tmp_
     code, out, err = run(capsys, "mnist", *flags(tmp_path))
     assert code == 2 and out == ""
     line = one_line(err)
-    assert message in line and line.startswith(f"tinygrad-np mnist: error: {flags(tmp_path)[0]} ")
+    assert message in line and line.startswith(f"tinygrad-np mnist: error: {flags(tmp_path)[0]}")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc takes no new files, even from root")

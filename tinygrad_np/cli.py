@@ -182,6 +182,8 @@ def _architecture(n_in: int, hidden: Sequence[int], n_out: int) -> str:
 def check_output_path(flag: str, path: str, extensions: Sequence[str]) -> None:
     """Before any work: `path` has a supported extension and can be written as a file (its
     folder exists and takes new files; an existing file there is writable); CliError otherwise."""
+    if not path:
+        raise CliError(f"{flag}: the path is empty")
     real = os.path.realpath(path)  # a symlink is written through to its target
     folder = os.path.dirname(real)
     if os.path.isdir(real):
@@ -202,9 +204,9 @@ def check_output_path(flag: str, path: str, extensions: Sequence[str]) -> None:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output flag of `mnist`, checked before the data is loaded."""
-    if args.save:
+    if args.save is not None:
         check_output_path("--save", args.save, ("npz",))
-    if args.plot:
+    if args.plot is not None:
         _check_plot_available()
         from matplotlib.backend_bases import FigureCanvasBase
         check_output_path("--plot", args.plot, sorted(FigureCanvasBase.get_supported_filetypes()))
