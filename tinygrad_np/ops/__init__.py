@@ -17,14 +17,21 @@ from tinygrad_np.tensor import Function
 
 
 # ---- argument checks shared by Tensor methods and tinygrad_np.functional --------------------
+def is_int(value: Any) -> bool:
+    """An int or NumPy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...] | None:
     """Return `axis` as a sorted tuple of non-negative axes (None means all), or raise ValueError."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if is_int(axis) else tuple(axis) if isinstance(axis, (tuple, list)) else None
+    if axes is None or not all(map(is_int, axes)):
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimension(s)")
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
@@ -33,9 +40,10 @@ def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tupl
 
 
 def check_exponent(exponent: Any) -> float:
+    """The exponent as a Python int or float (weak: a float32 base stays float32)."""
     if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
         raise TypeError(f"pow: exponent must be a real number, got {type(exponent).__name__}")
-    return exponent
+    return int(exponent) if isinstance(exponent, numbers.Integral) else float(exponent)
 
 
 def _expand(grad: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool, ndim: int) -> np.ndarray:
@@ -233,12 +241,12 @@ class MatMul(Function):
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = np.matmul(g, np.swapaxes(b2, -1, -2))
-            if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(0)
+            if a.ndim == 1:  # (..., 1, n): sum the batch dims (the 1 is harmless)
+                ga = np.add.reduce(ga, axis=tuple(range(ga.ndim - 1)))
         if ctx.needs_input_grad[1]:
             gb = np.matmul(np.swapaxes(a2, -1, -2), g)
-            if b.ndim == 1:
-                gb = gb.reshape(-1, b.shape[0]).sum(0)
+            if b.ndim == 1:  # (..., n, 1)
+                gb = np.add.reduce(gb, axis=tuple(range(gb.ndim - 2)) + (gb.ndim - 1,))
         return ga, gb
 
 
@@ -319,8 +327,9 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        if x.size == 0:
-            raise ValueError("max of an empty tensor")
+        reduced = range(x.ndim) if axis is None else axis
+        if any(x.shape[a] == 0 for a in reduced):
+            raise ValueError("max over a zero-length axis is undefined")
         y = np.max(x, axis=axis, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.axis, ctx.keepdims = axis, keepdims
@@ -386,6 +395,10 @@ class Index(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        if x.size == 0:  # empty in, empty out (no maximum to subtract)
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
@@ -401,6 +414,10 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        if x.size == 0:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
         shifted = x - x.max(axis=axis, keepdims=True)
         shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(shifted)
@@ -440,7 +457,9 @@ class SoftmaxCrossEntropy(Function):
         if reduction == "none":
             return losses
         total = np.add.reduce(losses)
-        return total / n if reduction == "mean" and n else total
+        if reduction == "mean":  # over no rows: NaN, as in PyTorch
+            return total / n if n else np.full((), np.nan, logits.dtype)
+        return total
 
     @staticmethod
     def backward(ctx, grad):
