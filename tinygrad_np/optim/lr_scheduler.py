@@ -184,7 +184,8 @@ class OneCycleLR(LRScheduler):
             self.key = "momentum" if "momentum" in optimizer.defaults else "betas" if "betas" in optimizer.defaults \
                 else None
             if self.key is None:
-                raise ValueError("OneCycleLR: the optimizer has no momentum or betas to cycle; pass cycle_momentum=False")
+                raise ValueError("OneCycleLR: the optimizer has no momentum or betas to cycle; "
+                                 "pass cycle_momentum=False")
         self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
         pct = float(pct_start) * total_steps
         self.phases = ([(pct - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
