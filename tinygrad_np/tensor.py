@@ -27,6 +27,15 @@ class _GradMode(threading.local):
 _grad_mode = _GradMode()
 
 
+# ---- jit recording hooks (tinygrad_np.jit) ----------------------------------------------------
+class _JitState(threading.local):
+    recorder: Any = None  # the recorder of the jitted call running in this thread, else None
+
+
+_jit_state = _JitState()
+# ---- end of jit recording hooks ----------------------------------------------------------------
+
+
 def as_array(data: Any) -> np.ndarray:
     """Convert `data` to the array a Tensor holds.
 
@@ -184,9 +193,11 @@ class Function:
             ctx._creation_index = _next_index()
             t.requires_grad = True
             t._ctx = ctx
-            return t
-        t.requires_grad = False
-        t._ctx = None
+        else:
+            t.requires_grad = False
+            t._ctx = None
+        if _jit_state.recorder is not None:  # jit hook: record this call
+            _jit_state.recorder.op(cls, ctx, args, kwargs, out, t)
         return t
 
 
@@ -288,6 +299,8 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx: Function | None = None
+        if _jit_state.recorder is not None:  # jit hook: note tensors made inside a recorded call
+            _jit_state.recorder.tensor(self, data)
 
     # ---- array-like attributes -------------------------------------------------------
     @property
@@ -320,7 +333,19 @@ class Tensor:
         return self._ctx is None
 
     def item(self) -> float:
+        if _jit_state.recorder is not None:  # jit hook: a replay cannot reproduce a Python value
+            _jit_state.recorder.python_value(self, "item()")
         return self._data.item()
+
+    def __float__(self) -> float:
+        if _jit_state.recorder is not None:  # jit hook
+            _jit_state.recorder.python_value(self, "float()")
+        return float(self._data)
+
+    def __bool__(self) -> bool:
+        if _jit_state.recorder is not None:  # jit hook
+            _jit_state.recorder.python_value(self, "bool()")
+        return self.__len__() != 0  # as without __bool__: Python asks __len__
 
     def numpy(self) -> np.ndarray:
         return self._data
@@ -347,6 +372,7 @@ class Tensor:
         single-element output.  The graph's saved arrays are freed afterwards unless
         `retain_graph=True`.
         """
+        given = grad  # (for the jit hook below)
         if not self.requires_grad:
             raise RuntimeError("backward: tensor does not require grad and has no graph "
                                "(was it computed under no_grad, or from inputs without requires_grad?)")
@@ -374,6 +400,8 @@ class Tensor:
         done = _propagate(heap, grads, leaf_grads)
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
         _store_leaf_grads(leaf_grads, grad)
+        if _jit_state.recorder is not None:  # jit hook: record the schedule this pass ran
+            _jit_state.recorder.backward(self, given, done, leaf_grads)
         if not retain_graph:
             # Drop everything each node saved; `parents is None` marks it as freed (its place in the
             # creation order stays, so a later pass can reach it and report the freed graph).
