@@ -446,10 +446,11 @@ class JitFunction:
         if progs is not None:
             for prog in progs:
                 if all(fn(*a) == v for fn, a, v in prog.guards):
+                    self._hits += 1
                     out = prog.run(flat)
                     if out is not _STALE:
-                        self._hits += 1
                         return out
+                    self._hits -= 1
                     progs.remove(prog)
                     break
         return self._record(key, args, kwargs, flat)
