@@ -398,3 +398,32 @@ def test_jit_arguments_are_checked():
         f(np.ones(n))
     assert f.cache_info() == (0, 4, 2)  # the least recently used signature was dropped
     assert "def replay" in f.sources()[0]
+
+
+# ---- used by default: the classifier and the CLI ------------------------------------------------------
+@pytest.mark.parametrize("kw", [dict(), dict(activation="tanh", optimizer="adagrad", dtype="float64")])
+def test_classifier_jit_is_the_default_and_identical_to_eager(kw):
+    from tinygrad_np.classifier import DeepNeuralNetworkClassifier as DNN
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((130, 10)), rng.integers(0, 3, 130)  # batches of 20 and a last one of 10
+    assert DNN().jit is True
+    fitted = [DNN(hidden_layer_sizes=(16, 8), epochs=2, random_state=0, jit=j, **kw).fit(X, y) for j in (True, False)]
+    assert_same(list(fitted[0].model_.state_dict().values()), list(fitted[1].model_.state_dict().values()))
+    assert fitted[0].loss_train_ == fitted[1].loss_train_
+    with pytest.raises(ValueError, match="jit must be True or False"):
+        DNN(jit="yes").fit(X, y)
+
+
+def test_cli_no_jit_gives_the_same_model(tmp_path):
+    from tinygrad_np import cli
+    paths = []
+    for flags in ([], ["--no-jit"]):
+        path = tmp_path / f"m{len(paths)}.npz"
+        assert cli.main(["mnist", "--limit", "300", "--epochs", "1", "--hidden", "16", "--quiet",
+                         "--save", str(path), *flags]) == 0
+        paths.append(path)
+    with np.load(paths[0]) as a, np.load(paths[1]) as b:
+        assert a.files == b.files
+        for k in a.files:
+            if k.startswith("param:"):
+                assert np.array_equal(a[k], b[k])
