@@ -104,6 +104,11 @@ def guard(fn: Callable[..., Any], *args: Any) -> None:
         rec.guards.append((fn, args, fn(*args)))
 
 
+def _fix(g: Any, parent: np.ndarray, shaped: Any, ctx: Any) -> np.ndarray:
+    """What the engine does with a gradient that is None (zeros) or of a broadcast shape (sum it back)."""
+    return np.zeros_like(parent) if g is None else _unbroadcast(g, shaped, ctx)
+
+
 class _ShapeOf:
     """Stands in for a parent Tensor in `_unbroadcast`, which reads only `._data.shape`."""
 
@@ -135,8 +140,7 @@ class _Recorder:
 
     def __init__(self, flat: tuple[Any, ...]) -> None:
         self.ns: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "empty": np.empty,
-                                   "array": np.array, "zeros_like": np.zeros_like, "tuple": tuple,
-                                   "_unbroadcast": _unbroadcast, "_store": _store_leaf_grads,
+                                   "array": np.array, "tuple": tuple, "_fix": _fix, "_store": _store_leaf_grads,
                                    "_fresh": _fresh, "_STALE": _STALE}
         self.names: dict[int, str] = {}   # id(constant) -> its name in ns
         self.head: list[str] = []         # read the arguments and the parameters' arrays
@@ -325,9 +329,8 @@ class _Recorder:
                 g = self.var("g")
                 shape = self.shapes[key] if kind == "op" else key._data.shape
                 self.lines.append(f"{g} = {r}[{i}]")
-                self.lines.append(f"if {g} is None: {g} = zeros_like({e})")
-                self.lines.append(f"elif {g}.shape != {self.const(shape)}: "
-                                  f"{g} = _unbroadcast({g}, {self.const(_ShapeOf(shape))}, c{n})")
+                self.lines.append(f"if {g} is None or {g}.shape != {self.const(shape)}: "
+                                  f"{g} = _fix({g}, {e}, {self.const(_ShapeOf(shape))}, c{n})")
                 k, acc = (key, interior) if kind == "op" else (id(key), leaves)
                 if k in acc:
                     total = self.var("g")
@@ -401,21 +404,22 @@ class _Program:
 
 
 def _signature(flat: tuple[Any, ...], names: tuple[str, ...]) -> tuple:
+    """Shapes, dtypes and (for tensors) requires_grad of the arrays, which argument each array
+    first appeared as (aliasing), the other arguments' values, the keyword names, the grad mode."""
     first: dict[int, int] = {}
-    parts: list[Any] = [_grad_enabled(), names]
+    parts: list[Any] = [is_grad_enabled(), names]
     for i, a in enumerate(flat):
-        if isinstance(a, np.ndarray):
-            parts.append((0, a.shape, a.dtype, first.setdefault(id(a), i)))
+        if type(a) is np.ndarray:
+            parts.append((a.shape, a.dtype, first.setdefault(id(a), i)))
         elif isinstance(a, Tensor):
             d = a._data
-            parts.append((1, d.shape, d.dtype, a.requires_grad, first.setdefault(id(a), i),
+            parts.append((d.shape, d.dtype, a.requires_grad, first.setdefault(id(a), i),
                           first.setdefault(id(d), i)))
+        elif isinstance(a, np.ndarray):  # a subclass: its type too
+            parts.append((type(a), a.shape, a.dtype, first.setdefault(id(a), i)))
         else:
-            parts.append((2, type(a), a))
+            parts.append((type(a), a))
     return tuple(parts)
-
-
-_grad_enabled = is_grad_enabled
 
 
 class JitFunction:
@@ -445,7 +449,7 @@ class JitFunction:
                             f"(it is part of the recording's signature): {e}") from None
         if progs is not None:
             for prog in progs:
-                if all(fn(*a) == v for fn, a, v in prog.guards):
+                if not prog.guards or all(fn(*a) == v for fn, a, v in prog.guards):
                     self._hits += 1
                     out = prog.run(flat)
                     if out is not _STALE:
