@@ -12,6 +12,8 @@ initial weights and batches for every variant:
 * control      : a second hand-written instance (its ratio to the first is the noise band)
 * eager        : the tinygrad_np step, `zero_grad(); loss.backward(); step()`
 * jit          : the same function through `tinygrad_np.jit` (recorded once, then replayed)
+* jax          : only when JAX is installed (never required): the same model and update under
+                 `jax.jit` (value_and_grad, donated buffers), one XLA thread, blocking each step
 
 plus the jit's own cost at toy size: a 4-4-4 MLP (batch 4, ReLU, SGD), where NumPy calls cost
 next to nothing, replayed by the jit against the same NumPy calls written out by hand
@@ -45,13 +47,14 @@ CONFIGS = [
     dict(name="b20 f64 Tanh AdaGrad (seed)", batch=20, dtype="float64", act="tanh", opt="adagrad", lr=0.01,
          block=15, rounds=30),
 ]
-VARIANTS = ("hand-written", "control", "eager", "jit")
-RATIOS = (("jit", "hand-written"), ("eager", "hand-written"), ("jit", "eager"), ("control", "hand-written"))
+RATIOS = (("jit", "hand-written"), ("eager", "hand-written"), ("jit", "eager"), ("control", "hand-written"),
+          ("jax", "jit"))
 
 
 def _env() -> None:
     for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[k] = "1"
+    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     sys.path[:0] = [str(ROOT), str(HERE)]
 
 
@@ -97,7 +100,49 @@ def build(cfg: dict, seed: int = 0):
     eager, eager_model = tinygrad_step(False)
     jit, jit_model = tinygrad_step(True)
     steps = {"hand-written": hand.step, "control": control.step, "eager": eager, "jit": jit}
+    jax_step = _jax_step(cfg, params)
+    if jax_step is not None:
+        steps["jax"] = jax_step
     return steps, data, (hand, eager_model, jit_model)
+
+
+def _jax_step(cfg: dict, params: list):
+    """The step under jax.jit, as a stateful callable f(X, y) that blocks until done; None without JAX."""
+    import numpy as np
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    act = jax.nn.relu if cfg["act"] == "relu" else jnp.tanh
+    lr, eps = cfg["lr"], 1e-10
+
+    def loss_fn(ps, X, y):
+        h = X
+        for i, (W, b) in enumerate(ps):
+            h = h @ W + b
+            if i < len(ps) - 1:
+                h = act(h)
+        return -jnp.mean(jax.nn.log_softmax(h)[jnp.arange(X.shape[0]), y])
+
+    def step(ps, acc, X, y):
+        loss, gs = jax.value_and_grad(loss_fn)(ps, X, y)
+        if cfg["opt"] == "sgd":
+            return jax.tree.map(lambda p, g: p - lr * g, ps, gs), acc, loss
+        acc = jax.tree.map(lambda a, g: a + g * g, acc, gs)
+        return jax.tree.map(lambda p, g, a: p - lr * g / (jnp.sqrt(a) + eps), ps, gs, acc), acc, loss
+
+    jstep = jax.jit(step, donate_argnums=(0, 1))
+    state = {"ps": [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]}
+    state["acc"] = jax.tree.map(jnp.zeros_like, state["ps"])
+
+    def run(X, y):
+        state["ps"], state["acc"], loss = jstep(state["ps"], state["acc"], X, y)
+        loss.block_until_ready()
+        return loss
+    run.params = lambda: [np.asarray(a) for pair in state["ps"] for a in pair]  # type: ignore[attr-defined]
+    return run
 
 
 def check(cfg: dict) -> None:
@@ -106,8 +151,13 @@ def check(cfg: dict) -> None:
 
     steps, data, (hand, eager_model, jit_model) = build(dict(cfg, dtype="float64"))
     for X, y in data[:3]:
-        for name in ("hand-written", "eager", "jit"):
-            steps[name](X, y)
+        for name in ("hand-written", "eager", "jit", "jax"):
+            if name in steps:
+                steps[name](X, y)
+    if "jax" in steps:
+        for pj, ph in zip(steps["jax"].params(), hand.params()):
+            if np.max(np.abs(pj - ph)) > 1e-10 * max(1.0, np.max(np.abs(ph))):
+                sys.exit(f"bench_jit: {cfg['name']}: the JAX step differs from the hand-written step")
     for pe, pj, ph in zip(eager_model.parameters(), jit_model.parameters(), hand.params()):
         if not np.array_equal(pe.data, pj.data):
             sys.exit(f"bench_jit: {cfg['name']}: the jitted step differs from the eager step")
@@ -216,7 +266,8 @@ def worker(quick: bool, tune_malloc: bool) -> dict:
         t = run_rounds(steps, data, cfg["block"] if not quick else 2, rounds)
         out["configs"][cfg["name"]] = {
             "ms": {k: float(np.median(v)) * 1e3 for k, v in t.items()},
-            "ratios": {f"{a} / {b}": float(np.median(np.array(t[a]) / np.array(t[b]))) for a, b in RATIOS}}
+            "ratios": {f"{a} / {b}": float(np.median(np.array(t[a]) / np.array(t[b]))) for a, b in RATIOS
+                       if a in t and b in t}}
     steps, data = toy_variants()
     t = run_rounds(steps, data, 50 if quick else 400, 4 if quick else 30)
     out["toy"] = {"us": {k: float(np.median(v)) * 1e6 for k, v in t.items()},
@@ -233,7 +284,7 @@ def aggregate(runs: list[dict]) -> dict:
     res: dict = {"processes": len(runs), "configs": {}}
     for name in runs[0]["configs"]:
         res["configs"][name] = {
-            "ms": {k: stat([r["configs"][name]["ms"][k] for r in runs]) for k in VARIANTS},
+            "ms": {k: stat([r["configs"][name]["ms"][k] for r in runs]) for k in runs[0]["configs"][name]["ms"]},
             "ratios": {k: stat([r["configs"][name]["ratios"][k] for r in runs])
                        for k in runs[0]["configs"][name]["ratios"]}}
     res["toy"] = {"us": {k: stat([r["toy"]["us"][k] for r in runs]) for k in runs[0]["toy"]["us"]},
@@ -245,12 +296,14 @@ def markdown(res: dict, note: str) -> str:
     def fmt(s, digits=3):
         return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}..{s['max']:.{digits}f})"
 
-    lines = [f"{note}", "", "| config | " + " | ".join(f"{v} ms" for v in VARIANTS) + " | "
-             + " | ".join(f"{a} / {b}" for a, b in RATIOS) + " |",
-             "|---|" + "---:|" * (len(VARIANTS) + len(RATIOS))]
+    first = next(iter(res["configs"].values()))
+    variants, ratios = list(first["ms"]), list(first["ratios"])
+    lines = [f"{note}", "", "| config | " + " | ".join(f"{v} ms" for v in variants) + " | "
+             + " | ".join(ratios) + " |",
+             "|---|" + "---:|" * (len(variants) + len(ratios))]
     for name, c in res["configs"].items():
-        lines.append(f"| {name} | " + " | ".join(fmt(c["ms"][v], 2) for v in VARIANTS) + " | "
-                     + " | ".join(fmt(c["ratios"][f"{a} / {b}"]) for a, b in RATIOS) + " |")
+        lines.append(f"| {name} | " + " | ".join(fmt(c["ms"][v], 2) for v in variants) + " | "
+                     + " | ".join(fmt(c["ratios"][r]) for r in ratios) + " |")
     toy = res["toy"]
     lines += ["", "| toy 4-4-4 MLP, batch 4, SGD | replayed by the jit µs | same NumPy calls by hand µs | jit / by hand |",
               "|---|---:|---:|---:|",
