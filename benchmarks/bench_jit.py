@@ -4,6 +4,12 @@
     python benchmarks/bench_jit.py --processes 5
     python benchmarks/bench_jit.py --quick         # a few rounds, seconds (the smoke test)
 
+As for bench_mlp.py: benchmark OpenBLAS with its defaults.  If OPENBLAS_CORETYPE /
+OPENBLAS_L2_SIZE are set in your environment, unset both for this command only
+(`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_jit.py`); measured
+here, they make OpenBLAS's batch-128 GEMMs 1.6x slower.  The note above the table says
+whether they were set.
+
 Model: 784-400-200-10 MLP (nn.Sequential of nn.FC + ReLU/Tanh, softmax cross-entropy, mean
 loss) on random data of MNIST's shape (pixels uniform in [0, 1), labels uniform); the same
 initial weights and batches for every variant:
@@ -311,6 +317,14 @@ def markdown(res: dict, note: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _jax_version() -> str:
+    try:
+        import jax
+    except ImportError:
+        return ""
+    return jax.__version__
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--processes", type=int, default=3)
@@ -334,7 +348,9 @@ def main() -> int:
     res = aggregate(runs)
     import numpy as np
     note = (f"bench_jit: {len(runs)} process(es), 1 BLAS thread, numpy {np.__version__}, python "
-            f"{sys.version.split()[0]}, malloc {'tuned' if args.tune_malloc else 'default'}; "
+            f"{sys.version.split()[0]}, malloc {'tuned' if args.tune_malloc else 'default'}, "
+            f"OPENBLAS_CORETYPE/L2_SIZE {'SET' if {'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'} & set(os.environ) else 'unset'}"
+            f"{', jax ' + _jax_version() if _jax_version() else ''}; "
             f"ratio cells: median (min..max over processes)")
     md = markdown(res, note)
     print(md)

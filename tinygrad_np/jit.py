@@ -41,7 +41,9 @@ Semantics:
   branch on data); an ndarray that an op receives but that is neither an argument nor an
   op's output (computed with NumPy inside the function); returning a number; returning a
   tensor whose graph is still live; a scheduler changing the learning rate inside the
-  function; a jitted call inside another one.  Nothing falls back silently.
+  function; a jitted call inside another one.  Nothing falls back silently.  (They are raised
+  during the recording call, most where the offending line runs; what that call had already
+  done eagerly, such as an optimizer step before a bad `return`, stays done, as in eager mode.)
 * **Not seen by the jit** (like any tracing jit): other Python side effects of `fn` (printing,
   appending to a list, `p.grad = None` by hand) happen at the recording call only, and NumPy
   code that reads a tensor's `.data` and branches on it follows the recording's branch.
@@ -413,7 +415,7 @@ def _signature(flat: tuple[Any, ...], names: tuple[str, ...]) -> tuple:
             parts.append((a.shape, a.dtype, first.setdefault(id(a), i)))
         elif isinstance(a, Tensor):
             d = a._data
-            parts.append((d.shape, d.dtype, a.requires_grad, first.setdefault(id(a), i),
+            parts.append((d.shape, d.dtype, a.requires_grad, a._ctx is None, first.setdefault(id(a), i),
                           first.setdefault(id(d), i)))
         elif isinstance(a, np.ndarray):  # a subclass: its type too
             parts.append((type(a), a.shape, a.dtype, first.setdefault(id(a), i)))
@@ -475,6 +477,10 @@ class JitFunction:
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return _detached(out)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """As a method decorator: the instance becomes the first argument (part of the signature)."""
+        return self if obj is None else functools.partial(self, obj)
 
     def cache_info(self) -> tuple[int, int, int]:
         """(replays, recordings, signatures kept), as the counts of `functools.lru_cache`."""
