@@ -29,7 +29,9 @@ Semantics:
   heap that orders the backward, gradient dictionaries.
 * **Read at each replay.**  Parameters' arrays (`p.data`), `.grad`, the optimizer's
   `param_groups` and hyperparameters (so a scheduler or a hand-set `group["lr"]` takes
-  effect at the next call) and its state.  Dropout draws fresh random numbers from its
+  effect at the next call) and its state.  An optimizer subclass whose `step()` calls
+  `Optimizer.step` (`super().step()`, once) is replayed by calling its `step()`, so its own
+  code runs at every call as in eager mode.  Dropout draws fresh random numbers from its
   module's `rng` at every replay, exactly as eager mode would.  A module switched to
   `eval()` (or a Dropout's `p` changed), or a parameter given another shape or dtype, makes
   the next call record again.
@@ -62,6 +64,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -178,7 +181,7 @@ class _Recorder:
     def const(self, obj: Any, hint: str = "k") -> str:
         name = self.names.get(id(obj))
         if name is None:
-            name = self.names[id(obj)] = f"{hint}_{next(self.count)}"
+            name = self.names[id(obj)] = f"{re.sub(r'[^0-9A-Za-z_]', '_', hint)}_{next(self.count)}"
             self.ns[name] = obj
             self.keep.append(obj)
         return name
@@ -281,6 +284,8 @@ class _Recorder:
         obj = args[0]
         if hasattr(obj, "param_groups") and id(obj) not in self.optimizers:
             self.optimizers[id(obj)] = (obj, _hyperparameters(obj))
+        if fn.__name__ == "step":  # a subclass's step() that calls Optimizer.step: replay the whole of it
+            fn = type(obj).step
         self.lines.append(f"{self.const(fn, fn.__qualname__.replace('.', '_'))}("
                           f"{', '.join(self.value(a, fn.__qualname__) for a in args)})")
 
@@ -356,10 +361,6 @@ class _Recorder:
     # ---- the program --------------------------------------------------------------------------------
     def finish(self, out: Any) -> _Program:
         for opt, before in self.optimizers.values():
-            from tinygrad_np.optim.optimizer import Optimizer
-            if isinstance(opt, Optimizer) and type(opt).step is not Optimizer.step:
-                raise JitError(f"jit: {type(opt).__name__}.step overrides Optimizer.step, which is what a replay "
-                               f"calls; give the optimizer a `rule` instead, or do not jit its step")
             if _hyperparameters(opt) != before:
                 raise JitError(f"jit: {type(opt).__name__}'s hyperparameters changed during the jitted call (a "
                                f"learning-rate scheduler's step() inside the function?); a replay would not change "

@@ -36,24 +36,51 @@ _jit_state = _JitState()
 # ---- end of jit recording hooks ----------------------------------------------------------------
 
 
-def as_array(data: Any) -> np.ndarray:
+def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert `data` to the array a Tensor holds.
 
-    float32/float64 arrays and NumPy scalars keep their dtype (arrays are not
-    copied); ints, bools, lists and Python numbers become float32.
+    With `dtype` None: float32/float64 arrays and NumPy scalars keep their dtype (arrays
+    are not copied), and so do NumPy integer and bool arrays (class labels stay labels);
+    Python numbers and lists, and float16, become float32.  With a `dtype`, the data is
+    converted to it.  Complex, string and object data raise TypeError.
     """
-    if isinstance(data, np.ndarray) and data.dtype in _FLOATS:
-        return data
-    if isinstance(data, np.generic) and data.dtype in _FLOATS:
+    if dtype is None and isinstance(data, (np.ndarray, np.generic)) and data.dtype in _FLOATS:
         return np.asarray(data)
     try:
-        arr = np.asarray(data)
+        arr = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as e:
         raise TypeError(f"Tensor: cannot convert {type(data).__name__} to a numeric array: {e}") from None
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"Tensor: data must be numeric (bool, int or float), got dtype {arr.dtype} "
+        raise TypeError(f"Tensor: data must be real numbers (bool, int or float), got dtype {arr.dtype} "
                         f"from {type(data).__name__}")
-    return arr.astype(np.float32)
+    if dtype is None and (arr.dtype.kind == "f" or not isinstance(data, (np.ndarray, np.generic))):
+        return arr.astype(np.float32)
+    return arr
+
+
+def operand(other: Any, like: Tensor, op: str) -> Any:
+    """`other` as the second operand of `like` in a binary op, with PyTorch's promotion.
+
+    Tensors pass unchanged.  With a float Tensor, weak operands (Python numbers, NumPy
+    scalars, 0-d arrays, lists) adopt its dtype, so float32 stays float32; arrays promote
+    as in NumPy (a float64 array gives float64), except that an integer or bool array
+    adopts the Tensor's dtype.  With an integer Tensor, operands follow NumPy.  Complex,
+    string and object operands raise TypeError naming `op`.
+    """
+    if isinstance(other, Tensor):
+        return other
+    try:
+        arr = np.asarray(other)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: cannot combine a {like.dtype} Tensor with {type(other).__name__}"
+                        f"{'' if arr is None else f' of dtype {arr.dtype}'} (operands must be real numbers, "
+                        f"real arrays or Tensors)")
+    own = like._data.dtype
+    if isinstance(other, np.ndarray) and other.ndim:
+        return other.astype(own) if own.kind == "f" and arr.dtype.kind != "f" else other
+    return arr.astype(own) if own.kind == "f" else arr
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -179,11 +206,12 @@ class Function:
                 needs.append(False)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
-        except ValueError as e:
+        except (ValueError, IndexError, TypeError) as e:  # NumPy's words, with the op's name and the shapes
             shapes = " and ".join(str(np.shape(a)) for a in raw if isinstance(a, np.ndarray))
             name = cls.__name__.lower()
             msg = str(e).removeprefix(f"{name}: ")
-            raise ValueError(f"{name}: {msg} (input shapes {shapes})") from None
+            kind = next(k for k in (ValueError, IndexError, TypeError) if isinstance(e, k))  # AxisError: ValueError
+            raise kind(f"{name}: {msg} (input shapes {shapes})") from None
         t = _new_tensor(Tensor)
         t._data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = None
@@ -211,6 +239,14 @@ def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
+
+
+def _as_gradient(value: Any, ctx: Function) -> np.ndarray:
+    """A gradient a backward returned as a NumPy scalar, a Python number or an array subclass."""
+    if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
+        return np.asarray(value)
+    raise TypeError(f"{type(ctx).__name__}.backward returned a {type(value).__name__} as a gradient; "
+                    f"return an ndarray (or None) per input")
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -260,7 +296,7 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                                "arrays were freed. Pass retain_graph=True to the first backward call.")
         in_grads = ctx.backward(ctx, grads.pop(node))
         if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
+            in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
         if len(in_grads) != len(ctx.parents):
             raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(in_grads)} gradient(s) "
                                f"for {len(ctx.parents)} input(s)")
@@ -269,7 +305,9 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                 continue
             if pg is None:  # a custom backward may return None for an input: a zero gradient
                 pg = np.zeros_like(parent._data)
-            elif pg.shape != parent._data.shape:
+            elif type(pg) is not np.ndarray:
+                pg = _as_gradient(pg, ctx)
+            if pg.shape != parent._data.shape:
                 pg = _unbroadcast(pg, parent, ctx)
             pctx = parent._ctx
             acc = grads if pctx is not None else leaf_grads
@@ -286,16 +324,20 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
 class Tensor:
     """An n-dimensional array that records the ops applied to it for reverse-mode autodiff.
 
-    `data` is the NumPy array (float32/float64 arrays are shared, not copied; ints,
-    bools, lists and Python numbers become float32).  `grad` is None until a backward
+    `data` is the NumPy array: float32/float64 arrays are shared, not copied; NumPy integer
+    and bool arrays keep their dtype (labels stay labels); Python numbers and lists become
+    float32; `dtype=` converts (`Tensor(y, dtype=np.int64)`).  Only float tensors can
+    require grad.  `grad` is None until a backward
     pass reaches the tensor, then an array of its shape and dtype.
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "__weakref__")
-    __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
+    __array_ufunc__ = None  # `ndarray + Tensor` and `np.float64(2) * Tensor` call Tensor's reflected operators
 
-    def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        self._data = as_array(data.data if isinstance(data, Tensor) else data)
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self._data = as_array(data.data if isinstance(data, Tensor) else data, dtype)
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only float tensors can require grad, got dtype {self._data.dtype}")
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx: Function | None = None
@@ -333,19 +375,46 @@ class Tensor:
         return self._ctx is None
 
     def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item: a Tensor with {self._data.size} elements cannot be converted to a Python "
+                             f"number (shape {self.shape})")
         if _jit_state.recorder is not None:  # jit hook: a replay cannot reproduce a Python value
             _jit_state.recorder.python_value(self, "item()")
         return self._data.item()
 
-    def __float__(self) -> float:
-        if _jit_state.recorder is not None:  # jit hook
-            _jit_state.recorder.python_value(self, "float()")
-        return float(self._data)
+    def _one_element(self, what: str) -> Any:
+        if self._data.size != 1:
+            raise TypeError(f"{what}: the value of a Tensor with {self._data.size} elements (shape {self.shape}) "
+                            f"is ambiguous; reduce it first (e.g. .any(), .sum()) or use .item() on one element")
+        if _jit_state.recorder is not None:  # jit hook: a replay cannot reproduce a Python value
+            _jit_state.recorder.python_value(self, f"{what}()")
+        return self._data.reshape(())[()]
 
     def __bool__(self) -> bool:
+        return bool(self._one_element("bool"))
+
+    def __float__(self) -> float:
+        return float(self._one_element("float"))
+
+    def __int__(self) -> int:
+        return int(self._one_element("int"))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)` gives the data (shared unless a copy or another dtype is asked for)."""
+        if copy:
+            return np.array(self._data, dtype=dtype)
+        return self._data if dtype is None or np.dtype(dtype) == self._data.dtype else self._data.astype(dtype)
+
+    def tolist(self) -> Any:
+        """The data as (nested) Python lists of numbers."""
         if _jit_state.recorder is not None:  # jit hook
-            _jit_state.recorder.python_value(self, "bool()")
-        return self.__len__() != 0  # as without __bool__: Python asks __len__
+            _jit_state.recorder.python_value(self, "tolist()")
+        return self._data.tolist()
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return self._data.size
 
     def numpy(self) -> np.ndarray:
         return self._data
@@ -383,7 +452,14 @@ class Tensor:
             grad = np.empty(self._data.shape, self._data.dtype)
             grad.fill(1)
         else:
-            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            try:
+                given = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            except (ValueError, TypeError):
+                given = None
+            if given is None or given.dtype.kind not in "biuf":
+                raise TypeError(f"backward: grad must be real numbers of shape {self.shape}, got "
+                                f"{type(grad).__name__}{'' if given is None else f' of dtype {given.dtype}'}")
+            grad = np.array(given, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad of shape {grad.shape} does not match output shape {self.shape}")
         # Nodes are processed newest first (a max-heap on creation order): every consumer of a
@@ -410,28 +486,28 @@ class Tensor:
 
     # ---- operators (the ops live in tinygrad_np.ops) ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, other)
+        return ops.Add.apply(self, operand(other, self, "add"))
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(other, self)
+        return ops.Add.apply(operand(other, self, "add"), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, other)
+        return ops.Sub.apply(self, operand(other, self, "sub"))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(other, self)
+        return ops.Sub.apply(operand(other, self, "sub"), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, other)
+        return ops.Mul.apply(self, operand(other, self, "mul"))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(other, self)
+        return ops.Mul.apply(operand(other, self, "mul"), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, other)
+        return ops.Div.apply(self, operand(other, self, "div"))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(other, self)
+        return ops.Div.apply(operand(other, self, "div"), self)
 
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
@@ -440,10 +516,10 @@ class Tensor:
         return ops.Pow.apply(self, exponent=ops.check_exponent(exponent))
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, other)
+        return ops.MatMul.apply(self, operand(other, self, "matmul"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(other, self)
+        return ops.MatMul.apply(operand(other, self, "matmul"), self)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.Index.apply(self, index=index)
@@ -458,13 +534,19 @@ class Tensor:
         return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        """A tensor of the same data in `shape` (ints, one of them may be -1), as `np.reshape`."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if not all(map(ops.is_int, shape)):
+            raise TypeError(f"reshape: the shape must be ints, got {shape!r}")
         return ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes: Any) -> Tensor:
-        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        """The axes permuted (reversed when none are given), as `np.transpose`."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        if not all(map(ops.is_int, axes)):
+            raise TypeError(f"transpose: the axes must be ints, got {axes!r}")
         return ops.Transpose.apply(self, axes=axes or None)
 
     @property

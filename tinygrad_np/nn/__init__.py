@@ -22,7 +22,7 @@ import numpy as np
 
 from tinygrad_np import functional as F
 from tinygrad_np import ops
-from tinygrad_np._io import atomic_savez
+from tinygrad_np._io import atomic_savez, load_npz
 from tinygrad_np.init import XavierInitializer, make_rng
 from tinygrad_np.jit import guard, replayed
 from tinygrad_np.tensor import Parameter, Tensor, _jit_state
@@ -233,10 +233,15 @@ class Module:
         atomic_savez(path, self.state_dict())
 
     def load(self, path: str | os.PathLike, strict: bool = True) -> IncompatibleKeys:
-        """Load a file written by `save` (read with allow_pickle=False) via `load_state_dict`."""
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            sd = {k: z[k] for k in z.files}
-        return self.load_state_dict(sd, strict=strict)
+        """Load a file written by `save` (read with allow_pickle=False) via `load_state_dict`.
+
+        A file that cannot be read as an .npz (missing, a directory, empty, truncated, corrupt,
+        a .npy) or whose arrays do not fit the model raises ValueError naming the path."""
+        sd = load_npz(path, f"{type(self).__name__} state file")
+        try:
+            return self.load_state_dict(sd, strict=strict)
+        except ValueError as e:
+            raise ValueError(f"{os.fspath(path)}: {e}") from None
 
     # ---- printing ------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -355,6 +360,8 @@ class Flatten(_Leaf):
 
     def forward(self, x: Any) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
+        if not -max(x.ndim, 1) <= self.start_axis < max(x.ndim, 1):
+            raise ValueError(f"Flatten: start_axis {self.start_axis} is out of range for an input of shape {x.shape}")
         start = self.start_axis % x.ndim if x.ndim else 0
         return x.reshape(x.shape[:start] + (-1,))
 
