@@ -252,6 +252,22 @@ class _Recorder:
             self.arrays[id(arr)] = e
         self.tensors[id(t)] = (e, "made", t)
 
+    def operand(self, other: Any, out: np.ndarray) -> None:
+        """`tensor.operand` turned `other` into `out`: a Python number or list is a constant of the
+        recording; an argument or op output converted to another dtype is converted again."""
+        if out is other or id(out) in self.arrays:
+            return
+        if isinstance(other, np.ndarray):
+            src = self.arrays.get(id(other))
+            if src is not None:
+                e = self.var("v")
+                self.lines.append(f"{e} = {src}.astype({self.const(out.dtype)})")
+                self.arrays[id(out)] = e
+                self.keep.append(out)
+        elif not isinstance(other, np.generic):
+            self.arrays[id(out)] = self.const(out, "c")
+            self.keep.append(out)
+
     def op(self, cls: type, ctx: Any, args: tuple, kwargs: dict[str, Any], out: Any, t: Tensor) -> None:
         where = cls.__name__
         parents, exprs = [], []

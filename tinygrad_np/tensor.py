@@ -79,8 +79,12 @@ def operand(other: Any, like: Tensor, op: str) -> Any:
                         f"real arrays or Tensors)")
     own = like._data.dtype
     if isinstance(other, np.ndarray) and other.ndim:
-        return other.astype(own) if own.kind == "f" and arr.dtype.kind != "f" else other
-    return arr.astype(own) if own.kind == "f" else arr
+        out = other.astype(own) if own.kind == "f" and arr.dtype.kind != "f" else other
+    else:
+        out = arr.astype(own) if own.kind == "f" else arr
+    if _jit_state.recorder is not None:  # jit hook: a constant, or a conversion a replay makes again
+        _jit_state.recorder.operand(other, out)
+    return out
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -441,7 +445,7 @@ class Tensor:
         single-element output.  The graph's saved arrays are freed afterwards unless
         `retain_graph=True`.
         """
-        given = grad  # (for the jit hook below)
+        upstream = grad  # (for the jit hook below)
         if not self.requires_grad:
             raise RuntimeError("backward: tensor does not require grad and has no graph "
                                "(was it computed under no_grad, or from inputs without requires_grad?)")
@@ -477,7 +481,7 @@ class Tensor:
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
         _store_leaf_grads(leaf_grads, grad)
         if _jit_state.recorder is not None:  # jit hook: record the schedule this pass ran
-            _jit_state.recorder.backward(self, given, done, leaf_grads)
+            _jit_state.recorder.backward(self, upstream, done, leaf_grads)
         if not retain_graph:
             # Drop everything each node saved; `parents is None` marks it as freed (its place in the
             # creation order stays, so a later pass can reach it and report the freed graph).
