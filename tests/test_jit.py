@@ -486,3 +486,34 @@ def test_method_decorator_and_a_tensor_argument_with_a_graph():
     f(Tensor(np.ones(2)))
     with pytest.raises(JitError, match="tensor with a graph"):
         f(Tensor(np.ones(2), requires_grad=True) * 1.0)  # not a replay of the leaf's recording
+
+
+def test_optimizer_subclass_step_and_converted_operands_replay_as_eager():
+    """A subclass's step() that calls super().step() runs whole at every replay; a Python number is
+    a constant of the recording; an integer array argument is converted to the tensor's dtype again."""
+    class Clipped(optim.SGD):
+        def step(self):
+            for g in self.param_groups:
+                for p in g["params"]:
+                    np.clip(p.grad, -0.05, 0.05, out=p.grad)  # its own NumPy code, before the update
+            super().step()
+
+    runs = []
+    for use_jit in (False, True):
+        model = OpsNet(np.float32, 1)
+        opt = Clipped(model.parameters(), lr=0.5)
+
+        def fn(X, k):
+            opt.zero_grad()
+            loss = (model(Tensor(X)) * 3.0 + k).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = tg.jit(fn) if use_jit else fn
+        rng = np.random.default_rng(0)
+        out = [f(rng.standard_normal((4, 6)).astype(np.float32), rng.integers(0, 5, (4, 3))).data for _ in range(4)]
+        runs.append((out, [p.data.copy() for p in model.parameters()]))
+        if use_jit:
+            assert f.cache_info()[:2] == (3, 1)
+    assert_same(runs[0], runs[1])
