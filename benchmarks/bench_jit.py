@@ -311,7 +311,8 @@ def markdown(res: dict, note: str) -> str:
         lines.append(f"| {name} | " + " | ".join(fmt(c["ms"][v], 2) for v in variants) + " | "
                      + " | ".join(fmt(c["ratios"][r]) for r in ratios) + " |")
     toy = res["toy"]
-    lines += ["", "| toy 4-4-4 MLP, batch 4, SGD | replayed by the jit µs | same NumPy calls by hand µs | jit / by hand |",
+    lines += ["", "| toy 4-4-4 MLP, batch 4, SGD | replayed by the jit µs | same NumPy calls by hand µs "
+              "| jit / by hand |",
               "|---|---:|---:|---:|",
               f"| step | {fmt(toy['us']['toy jit'], 1)} | {fmt(toy['us']['toy by hand'], 1)} | {fmt(toy['ratio'])} |"]
     return "\n".join(lines) + "\n"
@@ -347,9 +348,10 @@ def main() -> int:
         print(f"process {i + 1} done", file=sys.stderr, flush=True)
     res = aggregate(runs)
     import numpy as np
+    blas_env = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"} & set(os.environ)
     note = (f"bench_jit: {len(runs)} process(es), 1 BLAS thread, numpy {np.__version__}, python "
             f"{sys.version.split()[0]}, malloc {'tuned' if args.tune_malloc else 'default'}, "
-            f"OPENBLAS_CORETYPE/L2_SIZE {'SET' if {'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'} & set(os.environ) else 'unset'}"
+            f"OPENBLAS_CORETYPE/L2_SIZE {'SET' if blas_env else 'unset'}"
             f"{', jax ' + _jax_version() if _jax_version() else ''}; "
             f"ratio cells: median (min..max over processes)")
     md = markdown(res, note)

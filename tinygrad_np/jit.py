@@ -144,9 +144,8 @@ class _Recorder:
     """Built by one recording call; `finish` turns what the hooks saw into a `_Program`."""
 
     def __init__(self, flat: tuple[Any, ...]) -> None:
-        self.ns: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "empty": np.empty,
-                                   "array": np.array, "tuple": tuple, "_fix": _fix, "_store": _store_leaf_grads,
-                                   "_fresh": _fresh, "_STALE": _STALE}
+        self.ns: dict[str, Any] = {"asarray": np.asarray, "empty": np.empty, "array": np.array, "tuple": tuple,
+                                   "_fix": _fix, "_store": _store_leaf_grads, "_fresh": _fresh, "_STALE": _STALE}
         self.names: dict[int, str] = {}   # id(constant) -> its name in ns
         self.head: list[str] = []         # read the arguments and the parameters' arrays
         self.checks: list[str] = []       # (shape, dtype) of those arrays, compared at each replay
