@@ -518,3 +518,30 @@ def test_optimizer_subclass_step_and_converted_operands_replay_as_eager():
         if use_jit:
             assert f.cache_info()[:2] == (3, 1)
     assert_same(runs[0], runs[1])
+
+
+def test_gradient_clipping_replays_and_in_place_tensor_changes_raise():
+    runs = []
+    for use_jit in (False, True):
+        model = make_model(np.float64, False)
+        opt = optim.SGD(model.parameters(), lr=0.5)
+
+        def fn(X, y):
+            opt.zero_grad()
+            loss = F.softmax_cross_entropy(model(Tensor(X)), y)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+            nn.utils.clip_grad_value_(model.parameters(), 0.01)
+            opt.step()
+            return loss
+
+        f = tg.jit(fn) if use_jit else fn
+        runs.append(([f(X, y).data for X, y in batches(np.float64, 5)], snapshot(model, opt)))
+    assert_same(runs[0], runs[1])
+
+    def bad(x):
+        t = Tensor(x) * 2.0
+        t += 1.0
+        return t
+    with pytest.raises(JitError, match="add_ changes a Tensor in place"):
+        tg.jit(bad)(np.ones(2))

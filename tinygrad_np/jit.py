@@ -23,7 +23,7 @@ Semantics:
   same static `forward` and `backward` are called on the new arrays), the order and the
   summation of the backward pass, `Optimizer.zero_grad`, `Module.zero_grad` and
   `Optimizer.step`, and the steps marked `replayed` (Dropout's random draw, the label check
-  of `F.softmax_cross_entropy`).  So a replay computes exactly what eager mode computes: the
+  of `F.softmax_cross_entropy`, `nn.utils.clip_grad_norm_` / `clip_grad_value_`).  So a replay computes exactly what eager mode computes: the
   same NumPy calls on the same arrays in the same order.  What a replay skips is the Python
   around them: Tensor and context objects, argument checks that depend only on shapes, the
   heap that orders the backward, gradient dictionaries.
@@ -42,8 +42,10 @@ Semantics:
   reproduce: `.item()`, `float()` or `bool()` of a Tensor (a value read into Python, or a
   branch on data); an ndarray that an op receives but that is neither an argument nor an
   op's output (computed with NumPy inside the function); returning a number; returning a
-  tensor whose graph is still live; a scheduler changing the learning rate inside the
-  function; a jitted call inside another one.  Nothing falls back silently.  (They are raised
+  tensor whose graph is still live; an in-place operator on a Tensor (`+=`, `fill_`, ...);
+  a scheduler changing the learning rate inside the function; a jitted call inside another
+  one.  A tensor made from NumPy results (comparisons such as `x > 0`, `argmax`) raises
+  when an op uses it.  Nothing falls back silently.  (They are raised
   during the recording call, most where the offending line runs; what that call had already
   done eagerly, such as an optimizer step before a bad `return`, stays done, as in eager mode.)
 * **Not seen by the jit** (like any tracing jit): other Python side effects of `fn` (printing,
@@ -316,6 +318,10 @@ class _Recorder:
         else:
             raise JitError(f"jit: the replayed function {fn.__name__} returned a {type(out).__name__}; "
                            f"it must return an ndarray or None")
+
+    def in_place(self, t: Tensor, op: str) -> None:
+        raise JitError(f"jit: {op} changes a Tensor in place inside a jitted function, which a replay would not "
+                       f"repeat; write it as an op (y = x + 1) or do it outside the function")
 
     def python_value(self, t: Tensor, what: str) -> None:
         raise JitError(f"jit: {what} of a Tensor inside a jitted function reads its value into Python, which a "

@@ -708,6 +708,8 @@ class Tensor:
 
     # ---- in place: only where nothing is recorded ---------------------------------------------
     def _inplace(self, ufunc: Any, other: Any, op: str) -> Tensor:
+        if _jit_state.recorder is not None:  # jit hook: an in-place change is not an op a replay repeats
+            _jit_state.recorder.in_place(self, op)
         if self.requires_grad and _grad_mode.enabled:
             raise RuntimeError(f"{op}: a tensor that requires grad cannot be changed in place while grad is "
                                f"recorded; do it inside `with no_grad():` (as an optimizer update), or on .data")
