@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_np import distributed
 from tinygrad_np import functional as F
 from tinygrad_np import init, nn, optim
 from tinygrad_np._blas import blas_threads
@@ -72,6 +73,13 @@ class DeepNeuralNetworkClassifier:
     blas_threads: OpenBLAS threads during the training loop (None: leave the pool as
         is).  Small-batch matmuls are too small to share out; more threads only wait on
         each other, badly so on a busy machine (see `tinygrad_np._blas`).
+
+    Data-parallel: after `distributed.init()` (e.g. under `mpiexec -n 2`), call `fit` with
+    the same arguments on every rank.  The ranks agree on rank 0's random state and
+    weights, each trains on its share of every global batch of `batch_size` rows (which
+    must divide by the number of ranks), gradients are averaged, and the per-epoch
+    figures are computed over the whole sets, each rank evaluating a part.  Only rank 0
+    prints.  The model follows the single-process trajectory up to rounding.
 
     Learned: `classes_`, `n_features_in_`, `model_` (an `nn.Sequential`), `optimizer_`,
     and per epoch `loss_train_`, `accuracy_train_`, `loss_val_`, `accuracy_val_` (each
@@ -283,13 +291,23 @@ class DeepNeuralNetworkClassifier:
             val = (Xv, yv_idx)
 
         rng = init.make_rng(self.random_state)
+        parallel = distributed.is_initialized()
+        if parallel:  # every rank must take the same steps: same data shape, random state, weights
+            distributed.check_same((X.shape, len(classes), None if val is None else val[0].shape),
+                                   "fit: the shapes of X, the classes and X_val")
+            rng.bit_generator.state = distributed.broadcast_object(rng.bit_generator.state)
         model = self._build(p["sizes"], X.shape[1], len(classes), dtype, rng)
         opt = self._make_optimizer(list(model.parameters()))
+        if parallel:
+            distributed.broadcast_parameters(model)
+            opt = distributed.DistributedOptimizer(opt)
+        verbose = self.verbose and distributed.rank() == 0
         history: dict[str, list[float]] = {k: [] for k in ("loss_train", "accuracy_train", "loss_val",
                                                            "accuracy_val", "epoch_time")}
-        batches = MiniBatches(X, y_idx, self.batch_size, shuffle=True, rng=rng)
+        batches = MiniBatches(X, y_idx, self.batch_size, shuffle=True, rng=rng,
+                              rank=distributed.rank(), world_size=distributed.world_size())
         for epoch in range(self.epochs):
-            seconds = self._train_epoch(model, opt, batches, f"epoch {epoch + 1}/{self.epochs}")
+            seconds = self._train_epoch(model, opt, batches, f"epoch {epoch + 1}/{self.epochs}", verbose)
             t0 = time.perf_counter()
             loss, acc = self._evaluate(model, X, y_idx)
             history["loss_train"].append(loss)
@@ -299,7 +317,7 @@ class DeepNeuralNetworkClassifier:
                 history["loss_val"].append(loss_v)
                 history["accuracy_val"].append(acc_v)
             history["epoch_time"].append(seconds)
-            if self.verbose:
+            if verbose:
                 line = f"epoch {epoch + 1:>{len(str(self.epochs))}}/{self.epochs}  train loss {loss:.4f}"
                 if val is not None:
                     line += f"  val loss {loss_v:.4f}  val acc {100 * acc_v:.2f}%"
@@ -309,6 +327,8 @@ class DeepNeuralNetworkClassifier:
                 print(line, flush=True)
 
         # everything succeeded: publish the learned state at once
+        if parallel:
+            opt = opt.optimizer
         self._set_learned(classes, X.shape[1], model, opt, history, self.epochs)
         return self
 
@@ -326,17 +346,26 @@ class DeepNeuralNetworkClassifier:
         self.epoch_time_ = history["epoch_time"]
         self.n_iter_ = n_iter
 
-    def _train_epoch(self, model: nn.Sequential, opt: Any, batches: MiniBatches, desc: str) -> float:
+    def _train_epoch(self, model: nn.Sequential, opt: Any, batches: MiniBatches, desc: str,
+                     verbose: bool) -> float:
         """One pass over the mini-batches; returns its seconds.  This loop is the hot path."""
         model.train()
-        bar = ProgressBar(len(batches), desc, enabled=None if self.verbose else False)
+        bar = ProgressBar(len(batches), desc, enabled=None if verbose else False)
+        # Data-parallel: a rank's share of the last, partial batch may be smaller than the others'
+        # (or empty); its loss is weighted so that the mean over the ranks is the batch mean.
+        world = batches.world_size
+        share = batches.batch_size // world
+        last = len(batches.X) - (len(batches) - 1) * batches.batch_size
         every = 25
         forward, zero_grad, step = model.forward, opt.zero_grad, opt.step
         loss_fn = F.softmax_cross_entropy
         with blas_threads(self.blas_threads):
             start = time.perf_counter()
             for i, (Xb, yb) in enumerate(batches, 1):
-                loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
+                if world > 1 and len(yb) != share:
+                    loss = loss_fn(forward(Tensor(Xb)), yb, reduction="sum") * (world / last)
+                else:
+                    loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
                 zero_grad()
                 loss.backward()
                 step()
@@ -354,16 +383,22 @@ class DeepNeuralNetworkClassifier:
                                    for i in range(0, len(X), _EVAL_BATCH)])
 
     def _evaluate(self, model: nn.Sequential, X: np.ndarray, y_idx: np.ndarray) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy over the whole set, in large batches, without a graph."""
+        """Mean cross-entropy and accuracy over the whole set, in large batches, without a graph.
+
+        Data-parallel: each rank evaluates a contiguous part of the rows and the sums are added up."""
         total, correct = 0.0, 0
+        n, r, w = len(X), distributed.rank(), distributed.world_size()
+        lo, hi = n * r // w, n * (r + 1) // w
         model.eval()
         with no_grad():
-            for i in range(0, len(X), _EVAL_BATCH):
-                logits = model(Tensor(X[i:i + _EVAL_BATCH]))
-                yb = y_idx[i:i + _EVAL_BATCH]
+            for i in range(lo, hi, _EVAL_BATCH):
+                logits = model(Tensor(X[i:min(i + _EVAL_BATCH, hi)]))
+                yb = y_idx[i:min(i + _EVAL_BATCH, hi)]
                 total += float(F.softmax_cross_entropy(logits, yb, reduction="sum").item())
                 correct += int((logits.data.argmax(axis=1) == yb).sum())
-        return total / len(X), correct / len(X)
+        if w > 1:
+            total, correct = distributed.all_reduce(np.array([total, correct], dtype=np.float64), op="sum")
+        return float(total) / n, float(correct) / n
 
     # ---- prediction ----------------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
