@@ -387,10 +387,9 @@ class DistributedOptimizer(Optimizer):
         partial = [(self._index[id(p)], p.shape, int(c)) for b in self._buckets
                    for p, c in zip(b.params, b.counts()) if 0 < c < n]
         if partial:  # every rank sees the same counts, so every rank raises this
-            shown = "; ".join(f"parameter {i} of shape {s}: on {c} ranks" for i, s, c in partial[:5])
-            raise RuntimeError(f"DistributedOptimizer.step: some parameters have a .grad on some ranks and None "
-                               f"on others ({shown}, of {n}); every rank must backpropagate into the same "
-                               "parameters")
+            shown = "; ".join(f"parameter {i} of shape {s} has one on {c} of {n} ranks" for i, s, c in partial[:5])
+            raise RuntimeError(f"DistributedOptimizer.step: a .grad is None on some ranks only ({shown}); every "
+                               "rank must backpropagate into the same parameters")
         for b in self._buckets:
             b.unpack(1.0 / n)
 
