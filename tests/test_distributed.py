@@ -351,6 +351,19 @@ def test_mpiexec_main_job_prints_the_single_process_figures_once(tmp_path):
     assert sorted(f.name for f in tmp_path.iterdir()) == ["one.npz", "par.npz"]
 
 
+@needs_mpi
+def test_bench_distributed_quick(tmp_path):
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_distributed.py"
+    r = launch([sys.executable, str(bench), "--quick", "--out-dir", str(tmp_path)], timeout=300)
+    assert r.returncode == 0, r.stderr
+    md = (tmp_path / "bench_distributed_quick.md").read_text()
+    for variant in ("| 1 process x 1 thread |", "| 1 process x 2 threads |", "| 2 processes x 1 thread |",
+                    "| control: 1 process x 1 thread |"):
+        assert variant in md
+    row = next(line for line in md.splitlines() if "| 2 processes x 1 thread |" in line)
+    assert "% (" in row and "bare" in row and "25,450 floats" in row  # 784-32-10: the Allreduce share
+
+
 # ---- without MPI -------------------------------------------------------------------------------------------
 def _shard_rows(n: int, batch_size: int, world: int, shuffle: bool, seed: int) -> tuple[list, list]:
     X = np.arange(n)
