@@ -150,6 +150,22 @@ def worker_basics(out: Path) -> None:
     (out / f"rank{r}.txt").write_text("\n".join(errors))
 
 
+def worker_subcomm(out: Path) -> None:
+    """init(comm) on a sub-communicator: ranks {0, 2} and {1} of 3 train apart."""
+    from mpi4py import MPI
+
+    from tinygrad_np import distributed as dist
+    world_rank = MPI.COMM_WORLD.Get_rank()
+    comm = MPI.COMM_WORLD.Split(world_rank % 2, world_rank)
+    assert dist.init(comm) is comm and dist.init() is comm
+    try:
+        dist.init(MPI.COMM_WORLD)
+    except RuntimeError as e:
+        again = str(e)
+    total = dist.all_reduce(np.array([world_rank]), "sum")
+    (out / f"rank{world_rank}.txt").write_text(f"{dist.rank()} {dist.world_size()} {int(total[0])} {again}")
+
+
 def worker_errors(out: Path, case: str) -> None:
     from tinygrad_np import distributed as dist
     dist.init()
@@ -194,8 +210,8 @@ def worker_fit(out: Path, n: str, batch_size: str) -> None:
              loss_train=clf.loss_train_, loss_val=clf.loss_val_, acc_val=clf.accuracy_val_)
 
 
-WORKERS = {"ddp": worker_ddp, "broadcast": worker_broadcast, "basics": worker_basics, "errors": worker_errors,
-           "fit": worker_fit}
+WORKERS = {"ddp": worker_ddp, "broadcast": worker_broadcast, "basics": worker_basics, "subcomm": worker_subcomm,
+           "errors": worker_errors, "fit": worker_fit}
 
 
 # ---- launching -------------------------------------------------------------------------------------
@@ -274,6 +290,14 @@ def test_init_all_reduce_check_same_and_the_optimizer_face(tmp_path):
 
 
 @needs_mpi
+def test_init_on_a_given_communicator(tmp_path):
+    run_ok(3, "subcomm", tmp_path)
+    got = [(tmp_path / f"rank{r}.txt").read_text().split(" ", 3) for r in range(3)]
+    assert [g[:3] for g in got] == [["0", "2", "2"], ["0", "1", "1"], ["1", "2", "2"]]  # rank, size, sum
+    assert all(g[3] == "distributed.init: already initialized with another communicator" for g in got)
+
+
+@needs_mpi
 @pytest.mark.parametrize("world, n, batch_size", [(2, 53, 10), (3, 49, 12)])
 def test_fit_data_parallel_equals_fit_in_one_process(tmp_path, world, n, batch_size):
     """The last batches are partial (53 = 5 x 10 + 3; 49 = 4 x 12 + 1: two ranks get no row)."""
@@ -345,7 +369,7 @@ def test_mpiexec_main_job_prints_the_single_process_figures_once(tmp_path):
     for p, o in zip(p_lines[1:3], o_lines[1:3]):  # global figures: equal to the printed digits
         assert p.split("  ")[:4] == o.split("  ")[:4]
     assert p_lines[3].split()[:3] == o_lines[3].split()[:3]
-    a, b = DeepNeuralNetworkClassifier.load(tmp_path / "par.npz"), DeepNeuralNetworkClassifier.load(tmp_path / "one.npz")
+    a, b = (DeepNeuralNetworkClassifier.load(tmp_path / f) for f in ("par.npz", "one.npz"))
     for pa, pb in zip(a.model_.parameters(), b.model_.parameters()):
         assert np.abs(pa.data - pb.data).max() <= 1e-10
     assert sorted(f.name for f in tmp_path.iterdir()) == ["one.npz", "par.npz"]

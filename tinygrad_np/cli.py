@@ -220,7 +220,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     n_val = 0 if X_val is None else len(X_val)
     lead = distributed.rank() == 0  # data-parallel: rank 0 alone prints
     if lead:
-            print(f"MNIST: {len(X)} training, {n_val} validation, {len(X_test)} test examples; {args.epochs} epochs, "
+        print(f"MNIST: {len(X)} training, {n_val} validation, {len(X_test)} test examples; {args.epochs} epochs, "
               f"batch {args.batch_size}, {args.dtype}, seed {args.seed}", file=sys.stderr, flush=True)
     rows = []
     for name in args.configs:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -399,4 +399,3 @@ class DistributedOptimizer(Optimizer):
         self.synchronize()
         self.optimizer.step()
         return loss
-
