@@ -41,7 +41,8 @@ sys.path.insert(0, str(HERE.parent))
 
 import tinygrad_np.functional as F  # noqa: E402
 from tinygrad_np import Tensor, init, nn, optim  # noqa: E402
-from tinygrad_np._blas import blas_threads  # noqa: E402
+from tinygrad_np._malloc import tune_malloc  # noqa: E402
+from tinygrad_np._threads import blas_threads  # noqa: E402
 from tinygrad_np.data import MiniBatches  # noqa: E402
 from tinygrad_np.datasets import mnist  # noqa: E402
 
@@ -55,6 +56,7 @@ BASE = "1 process x 1 thread"
 def worker(batch: int, steps: int, warmup: int, threads: int, sizes: tuple[int, ...], rows: int) -> None:
     """Train and print one JSON line (from rank 0): examples/s and, with ranks, the Allreduce share."""
     from tinygrad_np import distributed as dist
+    tune_malloc()  # as the command line does
     parallel = dist.launched_world_size() > 1
     if parallel:
         dist.init(abort_on_error=True)
@@ -72,7 +74,7 @@ def worker(batch: int, steps: int, warmup: int, threads: int, sizes: tuple[int, 
     sync_s = [0.0]
     if parallel:
         dist.broadcast_parameters(model)
-        opt = dist.DistributedOptimizer(opt)
+        opt = dist.DistributedOptimizer(opt, gradient_as_bucket_view=True)
         synchronize = opt.synchronize
 
         def timed_sync() -> None:

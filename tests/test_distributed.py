@@ -82,14 +82,14 @@ def fit_classifier(n: int, batch_size: int, epochs: int = 3) -> DeepNeuralNetwor
 
 
 # ---- workers: run under mpiexec ----------------------------------------------------------------------
-def worker_ddp(out: Path, opt_name: str, bucket: str) -> None:
+def worker_ddp(out: Path, opt_name: str, mode: str) -> None:
     from tinygrad_np import distributed as dist
     dist.init()
     r, w = dist.rank(), dist.world_size()
     model = make_model(100 + r)  # differently seeded: the broadcast makes them rank 0's
     dist.broadcast_parameters(model)
-    opt = dist.DistributedOptimizer(make_optimizer(opt_name, model),
-                                    bucket_cap_mb=None if bucket == "none" else float(bucket))
+    opt = dist.DistributedOptimizer(make_optimizer(opt_name, model), gradient_as_bucket_view=mode == "view",
+                                    bucket_cap_mb=None if mode in ("one", "view") else float(mode))
     weights = train(model, opt, ROWS_PER_RANK * w, r, w)
     np.savez(out / f"rank{r}.npz", *weights, buckets=opt.num_buckets)
 
@@ -248,13 +248,14 @@ def arrays(d: dict[str, np.ndarray]) -> list[np.ndarray]:
 
 # ---- the DDP equivalence test --------------------------------------------------------------------
 @needs_mpi
-@pytest.mark.parametrize("world, bucket", [(2, "none"), (2, "0.0001"), (3, "none")])
+@pytest.mark.parametrize("world, mode", [(2, "one"), (2, "0.0001"), (2, "view"), (3, "one")])
 @pytest.mark.parametrize("opt_name", ["momentum", "adam"])
-def test_ranks_follow_the_single_process_and_agree_bit_for_bit(tmp_path, world, bucket, opt_name):
-    """N ranks x 10 rows against 1 process x 10N rows, float64, 50 steps (3 ranks: oversubscribed)."""
-    run_ok(world, "ddp", tmp_path, opt_name, bucket)
+def test_ranks_follow_the_single_process_and_agree_bit_for_bit(tmp_path, world, mode, opt_name):
+    """N ranks x 10 rows against 1 process x 10N rows, float64, 50 steps (3 ranks: oversubscribed).
+    mode: one buffer; buckets of 0.0001 MB (one per parameter, Iallreduce); gradients as views."""
+    run_ok(world, "ddp", tmp_path, opt_name, mode)
     ranks = load(tmp_path, world)
-    assert int(ranks[0]["buckets"]) == (1 if bucket == "none" else 4)  # 0.0001 MB: a bucket per parameter
+    assert int(ranks[0]["buckets"]) == (4 if mode == "0.0001" else 1)
     ref = reference(opt_name, world)
     moved = max(float(np.abs(a - b).max()) for a, b in zip(ref, [p.data for p in make_model(100).parameters()]))
     assert moved > 0.05  # the trajectory goes somewhere

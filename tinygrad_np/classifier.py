@@ -23,7 +23,7 @@ import numpy as np
 from tinygrad_np import distributed
 from tinygrad_np import functional as F
 from tinygrad_np import init, nn, optim
-from tinygrad_np._blas import blas_threads
+from tinygrad_np._threads import blas_threads
 from tinygrad_np._io import atomic_savez
 from tinygrad_np._progress import ProgressBar
 from tinygrad_np.data import MiniBatches
@@ -70,9 +70,10 @@ class DeepNeuralNetworkClassifier:
     dtype: "float32" or "float64" for weights and computation.
     random_state: int, Generator or None; seeds the weights and the shuffling.
     verbose: progress bar per epoch on a terminal, and an epoch summary line.
-    blas_threads: OpenBLAS threads during the training loop (None: leave the pool as
-        is).  Small-batch matmuls are too small to share out; more threads only wait on
-        each other, badly so on a busy machine (see `tinygrad_np._blas`).
+    blas_threads: BLAS threads during the training loop, restored after (None, the
+        default: leave the process's pool as it is).  Small-batch matmuls are too small
+        to share out; more threads only wait on each other, badly so on a busy machine.
+        Needs threadpoolctl (the `threads` extra), as scikit-learn does.
 
     Data-parallel: after `distributed.init()` (e.g. under `mpiexec -n 2`), call `fit` with
     the same arguments on every rank.  The ranks agree on rank 0's random state and
@@ -90,7 +91,7 @@ class DeepNeuralNetworkClassifier:
     def __init__(self, hidden_layer_sizes: Any = (400, 200), activation: str = "relu",
                  initializer: Any = "auto", optimizer: Any = "sgd", lr: float | None = None,
                  epochs: int = 10, batch_size: int = 20, dtype: Any = "float32",
-                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = 1) -> None:
+                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.initializer = initializer
@@ -300,7 +301,7 @@ class DeepNeuralNetworkClassifier:
         opt = self._make_optimizer(list(model.parameters()))
         if parallel:
             distributed.broadcast_parameters(model)
-            opt = distributed.DistributedOptimizer(opt)
+            opt = distributed.DistributedOptimizer(opt, gradient_as_bucket_view=True)  # fit keeps no .grad
         verbose = self.verbose and distributed.rank() == 0
         history: dict[str, list[float]] = {k: [] for k in ("loss_train", "accuracy_train", "loss_val",
                                                            "accuracy_val", "epoch_time")}

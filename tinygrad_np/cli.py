@@ -22,6 +22,8 @@ from typing import Sequence
 import numpy as np
 
 from tinygrad_np import distributed
+from tinygrad_np._malloc import tune_malloc
+from tinygrad_np._threads import set_num_threads
 from tinygrad_np.classifier import INITIALIZERS, OPTIMIZERS, DeepNeuralNetworkClassifier
 from tinygrad_np.data import train_val_split
 from tinygrad_np.datasets import mnist
@@ -76,7 +78,8 @@ def _add_common(p: argparse.ArgumentParser, epochs: int) -> None:
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="weights and computation (default float32)")
     g.add_argument("--threads", type=_positive_int, default=1,
-                   help="OpenBLAS threads in the training loop; 1 is fastest at small batches (default 1)")
+                   help="BLAS threads for the whole run (needs threadpoolctl, the 'threads' extra); "
+                        "1 is fastest at small batches (default 1)")
     d = p.add_argument_group("data")
     d.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                    help="train on the first N training examples only (quick runs)")
@@ -186,7 +189,7 @@ def cmd_mnist(args: argparse.Namespace) -> int:
     clf = DeepNeuralNetworkClassifier(
         hidden_layer_sizes=tuple(args.hidden), activation=args.activation, initializer=args.init,
         optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-        dtype=args.dtype, random_state=args.seed, verbose=not args.quiet, blas_threads=args.threads)
+        dtype=args.dtype, random_state=args.seed, verbose=not args.quiet)
     arch = _architecture(X.shape[1], args.hidden, 10)
     lr = args.lr if args.lr is not None else OPTIMIZERS[args.optimizer][2]
     desc = (f"{arch} {args.activation}, init {args.init}, {args.optimizer} lr {lr:g}, "
@@ -226,7 +229,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for name in args.configs:
         kw = dict(COMPARE[name])
         clf = DeepNeuralNetworkClassifier(**kw, epochs=args.epochs, batch_size=args.batch_size, dtype=args.dtype,
-                                          random_state=args.seed, blas_threads=args.threads)
+                                          random_state=args.seed)
         start = time.perf_counter()
         clf.fit(X, y, X_val, y_val)
         acc = clf.score(X_test, y_test)
@@ -273,6 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Data-parallel (see the module docstring), a rank that fails aborts the whole MPI job with its status."""
     args = build_parser().parse_args(argv)
+    # Process-wide settings belong to the application, not to the library's import.
+    tune_malloc()
+    try:
+        set_num_threads(args.threads)
+    except ImportError as e:
+        print(f"tinygrad-np: warning: {e}; BLAS threads left as they are", file=sys.stderr)
     parallel = False
     try:
         parallel = _start_data_parallel(args)

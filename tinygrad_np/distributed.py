@@ -239,42 +239,42 @@ class _Bucket:
     slot per parameter (1 where this rank has a gradient), so that a single Allreduce both
     sums the gradients and counts, for each parameter, the ranks that have one."""
 
-    def __init__(self, params: list[Tensor], first_index: int, dtype: np.dtype) -> None:
+    def __init__(self, params: list[Tensor], dtype: np.dtype) -> None:
         self.params = params
-        self.first_index = first_index  # of params[0] among all the optimizer's parameters
-        self.offsets = np.cumsum([0] + [p.size for p in params]).tolist()
-        self.n = self.offsets[-1]
+        offsets = np.cumsum([0] + [p.size for p in params]).tolist()
+        self.n = offsets[-1]
         self.buf = np.empty(self.n + len(params), dtype=dtype)
+        self.views = [self.buf[a:b].reshape(p.shape) for p, a, b in zip(params, offsets, offsets[1:])]
 
-    def pack(self) -> None:
+    def pack(self, scale: float) -> None:
+        """Copy scale * .grad in (zeros and presence 0 where .grad is None)."""
         buf, n = self.buf, self.n
-        for k, p in enumerate(self.params):
-            view = buf[self.offsets[k]:self.offsets[k + 1]]
+        for k, (p, view) in enumerate(zip(self.params, self.views)):
             g = p.grad
             if g is None:
                 view.fill(0)
                 buf[n + k] = 0
             else:
-                view.reshape(p.shape)[...] = g
+                np.multiply(g, scale, out=view)
                 buf[n + k] = 1
 
     def counts(self) -> np.ndarray:
         return self.buf[self.n:]
 
-    def unpack(self, scale: float) -> None:
-        """Write the averaged gradients into `.grad` (in place where it is a writable array of the
-        right shape and dtype, so storage the optimizer set up for it is kept)."""
+    def unpack(self, as_view: bool) -> None:
+        """Hand the reduced gradients back: as views into `buf` (`as_view`), else copied into each
+        `.grad` in place where it is a writable array of the right shape and dtype."""
         counts = self.counts()
-        for k, p in enumerate(self.params):
+        for k, (p, view) in enumerate(zip(self.params, self.views)):
             if counts[k] == 0:
                 continue
-            avg = self.buf[self.offsets[k]:self.offsets[k + 1]].reshape(p.shape)
             g = p.grad
-            if (type(g) is np.ndarray and g.shape == avg.shape and g.dtype == avg.dtype
-                    and g.flags.writeable):
-                np.multiply(avg, scale, out=g)
+            if as_view:
+                p.grad = view
+            elif type(g) is np.ndarray and g.shape == view.shape and g.dtype == view.dtype and g.flags.writeable:
+                np.copyto(g, view)
             else:
-                p.grad = avg * scale  # a new array: the bucket is reused at the next step
+                p.grad = view.copy()  # the bucket is reused at the next step
 
 
 class DistributedOptimizer(Optimizer):
@@ -285,6 +285,10 @@ class DistributedOptimizer(Optimizer):
         buffer and reduces it with one Allreduce; a size in MB splits them into buckets of
         about that size (whole parameters), each reduced by a non-blocking Iallreduce
         started as soon as it is packed, so packing the next bucket overlaps it.
+    gradient_as_bucket_view: False (default) copies the averaged gradients back into each
+        `.grad`; True makes each `.grad` a view into the reduction buffer instead (one pass
+        over the gradients less; the views are overwritten at the next step, so do not keep
+        them across steps), as PyTorch DDP's option of that name.
 
     `param_groups`, `state`, `defaults`, `zero_grad`, `state_dict`, `load_state_dict` and
     `add_param_group` are the wrapped optimizer's, and learning-rate schedulers accept the
@@ -294,7 +298,8 @@ class DistributedOptimizer(Optimizer):
     in a single process).
     """
 
-    def __init__(self, opt: Optimizer, bucket_cap_mb: float | None = None) -> None:  # noqa: D107
+    def __init__(self, opt: Optimizer, bucket_cap_mb: float | None = None,
+                 gradient_as_bucket_view: bool = False) -> None:
         # Optimizer.__init__ is not called: all optimizer state lives in the wrapped optimizer.
         if not isinstance(opt, Optimizer) or isinstance(opt, DistributedOptimizer):
             raise TypeError(f"DistributedOptimizer: expected an (unwrapped) Optimizer, got {type(opt).__name__}")
@@ -306,6 +311,7 @@ class DistributedOptimizer(Optimizer):
         self._comm = _require("DistributedOptimizer")
         self.optimizer = opt
         self.bucket_cap_mb = bucket_cap_mb
+        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
         self._build()
 
     # ---- the wrapped optimizer's face ---------------------------------------------------------
@@ -344,23 +350,28 @@ class DistributedOptimizer(Optimizer):
         return f"DistributedOptimizer({self._comm.Get_size()} ranks, {self.optimizer!r})"
 
     # ---- averaging --------------------------------------------------------------------------------
+    def _layout_key(self) -> list[tuple[int, tuple[int, ...], np.dtype]]:
+        return [(id(p), p.shape, p.dtype) for g in self.optimizer.param_groups for p in g["params"]]
+
     def _build(self) -> None:
+        """Buckets for the optimizer's parameters, in group order (the same on every rank)."""
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         check_same(_layout(params), "DistributedOptimizer: the parameter layout (shapes, dtypes, order)")
         cap = None if self.bucket_cap_mb is None else max(1, int(self.bucket_cap_mb * 2**20))
-        index = {id(p): i for i, p in enumerate(params)}
         self._buckets: list[_Bucket] = []
         for dtype, ps in _by_dtype(params).items():
             chunk: list[Tensor] = []
             size = 0
             for p in ps:
-                if chunk and cap is not None and size + p.size * p.dtype.itemsize > cap:
-                    self._buckets.append(_Bucket(chunk, index[id(chunk[0])], dtype))
+                nbytes = p.size * p.dtype.itemsize
+                if chunk and cap is not None and size + nbytes > cap:
+                    self._buckets.append(_Bucket(chunk, dtype))
                     chunk, size = [], 0
                 chunk.append(p)
-                size += p.size * p.dtype.itemsize
-            self._buckets.append(_Bucket(chunk, index[id(chunk[0])], dtype))
-        self._index = index
+                size += nbytes
+            self._buckets.append(_Bucket(chunk, dtype))
+        self._index = {id(p): i for i, p in enumerate(params)}
+        self._key = self._layout_key()
 
     @property
     def num_buckets(self) -> int:
@@ -373,15 +384,18 @@ class DistributedOptimizer(Optimizer):
         n = comm.Get_size()
         if n == 1:
             return
+        if self._layout_key() != self._key:  # params regrouped, replaced or cast (on every rank alike)
+            self._build()
         MPI = _mpi()
+        scale = 1.0 / n  # applied while packing: the reduced sum is the mean
         if len(self._buckets) == 1 or self.bucket_cap_mb is None:
             for b in self._buckets:
-                b.pack()
+                b.pack(scale)
                 comm.Allreduce(MPI.IN_PLACE, b.buf, op=MPI.SUM)
         else:
             requests = []
             for b in self._buckets:
-                b.pack()
+                b.pack(scale)
                 requests.append(comm.Iallreduce(MPI.IN_PLACE, b.buf, op=MPI.SUM))
             MPI.Request.Waitall(requests)
         partial = [(self._index[id(p)], p.shape, int(c)) for b in self._buckets
@@ -391,7 +405,7 @@ class DistributedOptimizer(Optimizer):
             raise RuntimeError(f"DistributedOptimizer.step: a .grad is None on some ranks only ({shown}); every "
                                "rank must backpropagate into the same parameters")
         for b in self._buckets:
-            b.unpack(1.0 / n)
+            b.unpack(self.gradient_as_bucket_view)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """`closure()` (optional: recomputes the loss and the gradients), average the gradients, step."""

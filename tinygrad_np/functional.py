@@ -6,13 +6,12 @@
 """
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
 
 from tinygrad_np import ops
-from tinygrad_np.tensor import EXACT_REFCOUNTS, Tensor
+from tinygrad_np.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # by itemsize
@@ -22,9 +21,12 @@ def _tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
-    """x @ W + b.  x: (..., n_in), W: (n_in, n_out), b: (n_out,) or None -> (..., n_out).
+def linear(x: Any, W: Tensor, b: Tensor | None = None, activation: str | None = None) -> Tensor:
+    """activation(x @ W + b), as one graph node.
 
+    x: (..., n_in), W: (n_in, n_out), b: (n_out,) or None -> (..., n_out).  activation:
+    None, "relu", "tanh" or "sigmoid", applied in place on the op's own output (so
+    `linear(x, W, b, "relu")` costs one array where `relu(linear(x, W, b))` costs two).
     The backward computes dW and db, and dx only when x requires grad.
     """
     if not isinstance(x, Tensor):
@@ -40,34 +42,20 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
     if b is not None and b._data.shape != (ws[1],):
         raise ValueError(f"linear: bias of shape {b.shape} does not match W of shape {W.shape} "
                          f"(need ({W.shape[1]},))")
-    return ops.Linear.apply(x, W, b)
-
-
-def _temporary(x: Any) -> np.ndarray | None:
-    """x's array if x is a Tensor that only the calling function refers to, whose array owns
-    its memory (not a view of someone's array) and is referenced by nothing but x (no op saved
-    it, no view of it exists): then an elementwise op may overwrite it, as NumPy does with
-    temporaries in `a + b + c`.  Else None.
-    """
-    # References to x: the caller's argument, this function's argument, getrefcount's argument.
-    if EXACT_REFCOUNTS and type(x) is Tensor and sys.getrefcount(x) == 3:
-        d = x._data
-        # References to d: x._data, the name d, getrefcount's argument.
-        if d.base is None and d.flags.writeable and sys.getrefcount(d) == 3:
-            return d
-    return None
+    if activation is not None and activation not in ops.LINEAR_ACTIVATIONS:
+        raise ValueError(f"linear: activation must be None or one of {tuple(ops.LINEAR_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    return ops.Linear.apply(x, W, b, activation=activation)
 
 
 def relu(x: Any) -> Tensor:
     """max(x, 0), elementwise.  The gradient at exactly 0 is 0 (as in PyTorch)."""
-    out = _temporary(x)
-    return ops.ReLU.apply(_tensor(x), out=out)
+    return ops.ReLU.apply(_tensor(x))
 
 
 def tanh(x: Any) -> Tensor:
     """Hyperbolic tangent, elementwise."""
-    out = _temporary(x)
-    return ops.Tanh.apply(_tensor(x), out=out)
+    return ops.Tanh.apply(_tensor(x))
 
 
 def sigmoid(x: Any) -> Tensor:

@@ -164,16 +164,17 @@ HeUniform = HeUniformInitializer
 
 
 def apply(model: Any, initializer: Any) -> Any:
-    """Re-draw W and B of every `nn.FC` in `model`'s tree with `initializer`, in place.
+    """Re-draw the weights of every layer in `model`'s tree that has `reset_parameters`
+    (`nn.FC` and the other weight layers) with `initializer`, in place.
 
     The Parameters keep their identity and dtype (values are cast), so an optimizer built
     on the model stays valid.  Returns `model`.
     """
-    from tinygrad_np import nn  # nn imports this module
-
-    if not isinstance(model, nn.Module):
+    modules = getattr(model, "modules", None)
+    if not callable(modules):
         raise TypeError(f"init.apply: expected an nn.Module, got {type(model).__name__}")
-    for m in model.modules():
-        if isinstance(m, nn.FC):
-            m.reset_parameters(initializer)
+    for m in modules():
+        reset = getattr(m, "reset_parameters", None)
+        if callable(reset):
+            reset(initializer)
     return model

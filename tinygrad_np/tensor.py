@@ -3,29 +3,28 @@
 This module knows no op by name.  It records which `Function` produced each tensor,
 orders the graph iteratively, sums broadcast gradients back to each input's shape,
 accumulates into leaf gradients and frees saved arrays after a backward pass.
-`GradBuffer` lets an optimizer receive its parameters' gradients in one array.
+Grad mode (`no_grad`, `enable_grad`, `set_grad_enabled`) is per thread, as in PyTorch.
 The ops themselves live in `tinygrad_np.ops`, one small class each.
 """
 from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
+import threading
 from heapq import heappop, heappush
 from typing import Any, Sequence
 
 import numpy as np
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_grad_enabled = True
 _next_index = itertools.count().__next__  # creation order of recorded ops (see Tensor.backward)
-# Whether sys.getrefcount tells exactly who holds an object, which the fast paths that reuse
-# memory rely on (GradBuffer, optimizers packing parameters, activations on temporaries):
-# true on CPython 3.11-3.13 with the GIL.  3.10 keeps extra references on the caller's stack
-# (the fast paths would never apply); 3.14 may push borrowed, uncounted references (they could
-# apply wrongly); so elsewhere they are off and everything takes the plain path.
-EXACT_REFCOUNTS = (sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] < (3, 14)
-                   and getattr(sys, "_is_gil_enabled", lambda: True)())
+
+
+class _GradMode(threading.local):
+    enabled = True  # every thread starts with grad recording on, as in PyTorch
+
+
+_grad_mode = _GradMode()
 
 
 def as_array(data: Any) -> np.ndarray:
@@ -49,25 +48,64 @@ def as_array(data: Any) -> np.ndarray:
 
 
 class no_grad(contextlib.ContextDecorator):
-    """Context manager and decorator: inside it no op is recorded and results do not require grad."""
+    """Context manager and decorator: inside it no op is recorded in this thread, and results
+    do not require grad.  Other threads keep their own mode, as in PyTorch."""
+
+    _mode = False
 
     def __init__(self) -> None:
-        # A stack, not one saved flag: a decorated function re-enters the same instance when it recurses.
-        self._prev: list[bool] = []
+        self._prev: list[bool] = []  # a stack: the same instance may be entered again while inside it
+        self._set_by_call = False
+
+    def _recreate_cm(self) -> no_grad:
+        # Each call of a decorated function gets its own context, so threads never share a stack.
+        cm = object.__new__(type(self))
+        cm._prev, cm._set_by_call, cm._mode = [], False, self._mode
+        return cm
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev.append(_grad_enabled)
-        _grad_enabled = False
+        if self._set_by_call:  # set_grad_enabled(m) already switched and saved the mode
+            self._set_by_call = False
+            return
+        self._prev.append(_grad_mode.enabled)
+        _grad_mode.enabled = self._mode
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._prev.pop()
+        _grad_mode.enabled = self._prev.pop()
+
+
+class enable_grad(no_grad):
+    """Context manager and decorator: record ops inside it in this thread, even within `no_grad`."""
+
+    _mode = True
+
+
+class set_grad_enabled(no_grad):
+    """Set grad recording for this thread, as `torch.set_grad_enabled`: the call itself switches
+    the mode; used as a context manager it restores the previous mode on exit, and as a decorator
+    it sets the mode only while the function runs.
+
+        set_grad_enabled(False)             # from now on, in this thread
+        with set_grad_enabled(is_train): ...
+    """
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self._mode = bool(mode)
+        self._prev.append(_grad_mode.enabled)
+        _grad_mode.enabled = self._mode
+        self._set_by_call = True
+
+    def __call__(self, fn: Any) -> Any:
+        if self._set_by_call:  # decorating: undo the call's switch; each call of fn switches instead
+            _grad_mode.enabled = self._prev.pop()
+            self._set_by_call = False
+        return super().__call__(fn)
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside `no_grad()`."""
-    return _grad_enabled
+    """Whether ops are recorded in the current thread (False inside `no_grad()`)."""
+    return _grad_mode.enabled
 
 
 class Function:
@@ -117,17 +155,6 @@ class Function:
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
 
-    def grad_buffer(self, i: int, dtype: np.dtype) -> np.ndarray | None:
-        """An array `backward` may write input i's gradient into (with `out=`), or None.
-
-        Offered only for a Parameter whose optimizer keeps its gradients in one preallocated
-        array (see `GradBuffer`), when the gradient will be of `dtype` and nothing else holds
-        the array (not `.grad`, not an earlier consumer of the same Parameter in this pass,
-        not the caller).  Returning it from `backward` makes it the Parameter's `.grad`
-        without a copy.
-        """
-        return _free_grad_view(self.parents[i], dtype)
-
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run `forward` on the arrays of `args` and record the op if any input requires grad."""
@@ -151,7 +178,7 @@ class Function:
         t = _new_tensor(Tensor)
         t._data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = None
-        if _grad_enabled and True in needs:
+        if True in needs and _grad_mode.enabled:
             ctx.parents = args
             ctx.needs_input_grad = tuple(needs)
             ctx._creation_index = _next_index()
@@ -163,57 +190,8 @@ class Function:
         return t
 
 
-def views_into(flat: np.ndarray, tensors: Sequence[Tensor]) -> list[np.ndarray]:
-    """Consecutive views of the 1-D array `flat`, one of each tensor's shape, in order."""
-    views, start = [], 0
-    for t in tensors:
-        n = t._data.size
-        views.append(flat[start:start + n].reshape(t._data.shape))
-        start += n
-    return views
-
-
-class GradBuffer:
-    """One contiguous array holding the gradients of several Parameters, one view each.
-
-    An optimizer makes one per group and dtype, so that its update reads every gradient
-    in a single NumPy call per operation.  The backward pass writes a Parameter's gradient
-    straight into its view (see `Function.grad_buffer`) and stores that view as `.grad`.
-    A view is handed out again only when nothing but this object refers to it or to any
-    part of the array (CPython reference counts), so a `.grad` kept by the caller from an
-    earlier step is never overwritten.
-    """
-
-    def __init__(self, params: Sequence[Parameter], dtype: np.dtype) -> None:
-        self.array = np.empty(sum(p._data.size for p in params), dtype)
-        self.views = views_into(self.array, params)
-        self._free_refs = len(self.views) + 2  # self.array, each view's base, getrefcount's argument
-        for i, p in enumerate(params):
-            p._grad_slot = (self, i)
-
-    def take(self, i: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
-        """View i if it has `shape` and `dtype` and nothing else refers to it or to the array, else None."""
-        if not EXACT_REFCOUNTS:
-            return None
-        v = self.views[i]
-        # Free: v is held by self.views (+ the name v, + getrefcount's argument), and no view
-        # of the array exists beyond self.views.
-        if sys.getrefcount(v) != 3 or sys.getrefcount(self.array) != self._free_refs:
-            return None
-        return v if v.dtype == dtype and v.shape == shape else None
-
-
-def _free_grad_view(t: Any, dtype: np.dtype) -> np.ndarray | None:
-    """The GradBuffer view of Parameter `t` if a gradient of `dtype` may be written into it now."""
-    slot = t._grad_slot if isinstance(t, Tensor) else None
-    if slot is None or t._data.dtype != dtype:
-        return None
-    return slot[0].take(slot[1], t._data.shape, dtype)
-
-
 def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
-    """Sum `grad` over the axes along which `parent` was broadcast (into its GradBuffer view
-    when it has a free one, as for `x @ W + b`'s bias)."""
+    """Sum `grad` over the axes along which `parent` was broadcast."""
     shape = parent._data.shape
     lead = grad.ndim - len(shape)
     if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[lead:])):
@@ -221,11 +199,7 @@ def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
                            f"for an input of shape {shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-    out = _free_grad_view(parent, grad.dtype)
-    if out is None:
-        return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
-    np.add.reduce(grad, axis=axes, keepdims=True, out=out.reshape((1,) * lead + shape))
-    return out
+    return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -246,10 +220,7 @@ def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) ->
                                f"array of the leaf's shape")
     given = {id(seed)}
     for leaf, g in leaf_grads.items():
-        slot = leaf._grad_slot
-        if slot is not None and slot[0].views[slot[1]] is g:
-            pass  # the leaf's own GradBuffer view, handed out by Function.grad_buffer: fresh, its dtype
-        elif type(g) is not np.ndarray:  # a NumPy scalar from a 0-d reduction
+        if type(g) is not np.ndarray:  # a NumPy scalar from a 0-d reduction
             g = np.asarray(g, dtype=leaf._data.dtype)
         elif g.dtype != leaf._data.dtype:
             g = g.astype(leaf._data.dtype)
@@ -311,7 +282,6 @@ class Tensor:
 
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "__weakref__")
     __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
-    _grad_slot: tuple[GradBuffer, int] | None = None  # only a Parameter can have one (see GradBuffer)
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         self._data = as_array(data.data if isinstance(data, Tensor) else data)
@@ -492,20 +462,10 @@ class Tensor:
 class Parameter(Tensor):
     """A Tensor that requires grad: a learnable weight, collected by `nn.Module.parameters()`."""
 
-    __slots__ = ("_grad_slot",)
+    __slots__ = ()
 
     def __init__(self, data: Any) -> None:
         super().__init__(data, requires_grad=True)
-        self._grad_slot: tuple[GradBuffer, int] | None = None  # set by an optimizer's GradBuffer
-
-    # Pickles and deep copies leave the optimizer's gradient buffer behind (it stays with the optimizer).
-    def __getstate__(self) -> dict[str, Any]:
-        return {"_data": self._data, "grad": self.grad, "requires_grad": self.requires_grad, "_ctx": self._ctx}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for k, v in state.items():
-            setattr(self, k, v)
-        self._grad_slot = None
 
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor"):].replace(", requires_grad=True", "")

@@ -326,6 +326,9 @@ class Sigmoid(_Leaf):
         return F.sigmoid(x)
 
 
+_FUSED_ACTIVATION = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}  # Sequential runs FC + these as one node
+
+
 class Softmax(_Leaf):
     """softmax along `axis` (default: the last)."""
 
@@ -387,7 +390,10 @@ class Dropout(_Leaf):
 class Sequential(Module):
     """Layers applied in order: `Sequential(FC(4, 8), ReLU(), FC(8, 2))`; indexable like a list.
 
-    Children are named "0", "1", ... (so parameters are `0.W`, `0.B`, `2.W`, ...).
+    Children are named "0", "1", ... (so parameters are `0.W`, `0.B`, `2.W`, ...).  An `FC`
+    followed by a `ReLU`, `Tanh` or `Sigmoid` runs as one fused node,
+    `F.linear(x, W, B, activation)`: same parameters and results, one array and one graph
+    node fewer per layer (subclasses of those layers run as written).
     """
 
     def __init__(self, *layers: Module) -> None:
@@ -402,8 +408,17 @@ class Sequential(Module):
         yield from super()._members()
 
     def forward(self, x: Any) -> Any:
-        for m in self._layers:
-            x = m(x)
+        layers = self._layers
+        i, n = 0, len(layers)
+        while i < n:
+            m = layers[i]
+            act = _FUSED_ACTIVATION.get(type(layers[i + 1])) if i + 1 < n and type(m) is FC else None
+            if act is None:
+                x = m(x)
+                i += 1
+            else:
+                x = F.linear(x, m.W, m.B, act)
+                i += 2
         return x
 
     def append(self, layer: Module) -> Sequential:

@@ -146,53 +146,69 @@ class Log(Function):
         return grad / x
 
 
+# The activations' derivatives, from their output y: shared by the elementwise ops and the
+# fused Linear (which applies the activation in place on its own fresh output).
+def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return grad * (y > 0)
+
+
+def tanh_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    d = np.empty(np.shape(y), np.result_type(grad, y))  # grad * (1 - y*y) in one temporary
+    np.multiply(y, y, out=d)
+    np.subtract(1, d, out=d)
+    np.multiply(grad, d, out=d)
+    return d
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), from exp(-|x|) so it never overflows; keeps x's float dtype."""
+    e = np.exp(-np.abs(x))
+    y = np.where(x >= 0, 1, e) / (1 + e)
+    return y.astype(np.result_type(x, np.float32), copy=False)
+
+
+def sigmoid_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return grad * (y * (1 - y))
+
+
 class ReLU(Function):
     """max(x, 0); the gradient at exactly 0 is 0, as in PyTorch."""
 
     @staticmethod
-    def forward(ctx, x, out=None):
-        y = np.maximum(x, 0, out=out)
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad * (y > 0)
+        return relu_backward(grad, ctx.saved_tensors[0])
 
 
 class Tanh(Function):
     @staticmethod
-    def forward(ctx, x, out=None):
-        y = np.tanh(x, out=out)
+    def forward(ctx, x):
+        y = np.tanh(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        d = np.empty(np.shape(y), np.result_type(grad, y))  # grad * (1 - y*y) in one temporary
-        np.multiply(y, y, out=d)
-        np.subtract(1, d, out=d)
-        np.multiply(grad, d, out=d)
-        return d
+        return tanh_backward(grad, ctx.saved_tensors[0])
 
 
 class Sigmoid(Function):
-    """1 / (1 + exp(-x)), computed from exp(-|x|) so it never overflows."""
+    """1 / (1 + exp(-x)), finite for every input."""
 
     @staticmethod
     def forward(ctx, x):
-        e = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1, e) / (1 + e)
-        y = y.astype(np.result_type(x, np.float32), copy=False)
+        y = sigmoid(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad * (y * (1 - y))
+        return sigmoid_backward(grad, ctx.saved_tensors[0])
 
 
 # ---- linear algebra -------------------------------------------------------------------------
@@ -215,44 +231,60 @@ class MatMul(Function):
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
         ga = gb = None
-        plain = a.ndim == b.ndim == 2  # then each gradient has its input's shape: the optimizer's buffer may take it
         if ctx.needs_input_grad[0]:
-            ga = np.matmul(g, np.swapaxes(b2, -1, -2), out=ctx.grad_buffer(0, g.dtype) if plain else None)
+            ga = np.matmul(g, np.swapaxes(b2, -1, -2))
             if a.ndim == 1:
                 ga = ga.reshape(-1, a.shape[0]).sum(0)
         if ctx.needs_input_grad[1]:
-            gb = np.matmul(np.swapaxes(a2, -1, -2), g, out=ctx.grad_buffer(1, g.dtype) if plain else None)
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g)
             if b.ndim == 1:
                 gb = gb.reshape(-1, b.shape[0]).sum(0)
         return ga, gb
 
 
+# Activations Linear can fuse: name -> (in-place forward on Linear's own output, backward from y).
+LINEAR_ACTIVATIONS = {
+    "relu": (lambda y: np.maximum(y, 0, out=y), relu_backward),
+    "tanh": (lambda y: np.tanh(y, out=y), tanh_backward),
+    "sigmoid": (sigmoid, sigmoid_backward),
+}
+
+
 class Linear(Function):
-    """x @ W + b, W of shape (n_in, n_out); dx is computed only when x needs a gradient."""
+    """act(x @ W + b), W of shape (n_in, n_out), act None or a name in LINEAR_ACTIVATIONS.
+
+    One node: the activation runs in place on the fresh product (no second array, no second
+    node), and the backward takes the activation's derivative first.  dx is computed only
+    when x needs a gradient (never for the network's input).
+    """
 
     @staticmethod
-    def forward(ctx, x, W, b):
-        ctx.save_for_backward(x, W)
+    def forward(ctx, x, W, b, activation=None):
         y = np.matmul(x, W)
         if b is not None:
             if b.dtype == y.dtype:
                 y += b
             else:  # NumPy promotion, as for x and W (an in-place add would cast b down)
                 y = y + b
+        if activation is not None:
+            y = LINEAR_ACTIVATIONS[activation][0](y)
+        ctx.save_for_backward(x, W, y if activation is not None else None)
+        ctx.activation = activation
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        x, W = ctx.saved_tensors
+        x, W, y = ctx.saved_tensors
+        if ctx.activation is not None:
+            grad = LINEAR_ACTIVATIONS[ctx.activation][1](grad, y)
         need_x, need_W, need_b = ctx.needs_input_grad
         if grad.ndim != 2:  # batch dims: fold them into one
             x, grad2 = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
         else:
             grad2 = grad
         dx = np.matmul(grad, W.T) if need_x else None
-        # Written straight into the optimizer's gradient array when it offers one.
-        dW = np.matmul(x.T, grad2, out=ctx.grad_buffer(1, grad2.dtype)) if need_W else None
-        db = np.add.reduce(grad2, axis=0, out=ctx.grad_buffer(2, grad2.dtype)) if need_b else None
+        dW = np.matmul(x.T, grad2) if need_W else None
+        db = np.add.reduce(grad2, axis=0) if need_b else None
         return dx, dW, db
 
 
