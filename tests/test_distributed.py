@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_np import Tensor, nn, optim
+from tinygrad_np import Parameter, Tensor, nn, optim
 from tinygrad_np import functional as F
 from tinygrad_np.classifier import DeepNeuralNetworkClassifier
 from tinygrad_np.data import MiniBatches
@@ -147,6 +147,15 @@ def worker_basics(out: Path) -> None:
     assert all(p.grad is None for p in model.parameters())
     opt.step()  # no gradient on any rank: nothing moves, nothing raises
     opt.load_state_dict(opt.state_dict())
+    extra = Parameter(np.zeros(5))
+    opt.add_param_group({"params": [extra]})  # the buffers follow the parameters
+    inner.param_groups[0]["params"].append(Parameter(np.zeros((2, 2), dtype=np.float32)))  # noticed at step
+    ps = [p for g in opt.param_groups for p in g["params"]]
+    for p in ps:
+        p.grad = np.full_like(p.data, float(r))
+    opt.step()
+    assert opt.num_buckets == 2  # float64 and float32
+    assert all(np.array_equal(p.grad, np.full_like(p.data, tot / w)) for p in ps)
     (out / f"rank{r}.txt").write_text("\n".join(errors))
 
 
