@@ -162,6 +162,7 @@ def main() -> None:
         args.rounds, args.examples, args.min_steps, args.warmup, args.rows = 1, 400, 10, 2, 2000
         args.batches, args.sizes = [20], [784, 32, 10]
     names = list(VARIANTS)
+    load_before = os.getloadavg()[0]
     results: dict[int, dict[str, list[dict]]] = {b: {v: [] for v in names} for b in args.batches}
     print(f"model {'-'.join(map(str, args.sizes))} ReLU f32 SGD; MNIST {args.rows} rows; {args.rounds} rounds; "
           f"numpy {np.__version__}; {os.cpu_count()} CPUs", flush=True)
@@ -180,7 +181,8 @@ def main() -> None:
              f"Model {'-'.join(map(str, args.sizes))} ReLU, float32, SGD; MNIST, {args.rows} training rows; "
              f"{args.rounds} interleaved rounds of fresh processes, {args.examples} examples timed per "
              f"measurement; numpy {np.__version__}, {os.cpu_count()} CPUs (shared with other jobs); "
-             f"{time.strftime('%Y-%m-%d %H:%M')}.  ",
+             f"{time.strftime('%Y-%m-%d %H:%M')}; 1-minute load average {load_before:.1f} at the start, "
+             f"{os.getloadavg()[0]:.1f} at the end (the other jobs of this machine).  ",
              "examples/s: median over rounds; ratio: median [min-max] over rounds of the round's ratio to its "
              "1 x 1 run. Allreduce share: time in `synchronize()` (pack, Allreduce, wait, unpack) / step time; "
              "bare: one Allreduce of the gradient buffer after a Barrier.", "",
