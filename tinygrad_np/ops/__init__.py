@@ -17,14 +17,21 @@ from tinygrad_np.tensor import Function
 
 
 # ---- argument checks shared by Tensor methods and tinygrad_np.functional --------------------
+def is_int(value: Any) -> bool:
+    """An int or NumPy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...] | None:
     """Return `axis` as a sorted tuple of non-negative axes (None means all), or raise ValueError."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if is_int(axis) else tuple(axis) if isinstance(axis, (tuple, list)) else None
+    if axes is None or not all(map(is_int, axes)):
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimension(s)")
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
@@ -32,10 +39,17 @@ def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tupl
     return tuple(sorted(out))
 
 
+def require_float(x: np.ndarray) -> None:
+    """Raise TypeError unless x is a float array (the float functions refuse labels and masks)."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"needs a float tensor, got dtype {x.dtype} (convert with Tensor(x, dtype=np.float32))")
+
+
 def check_exponent(exponent: Any) -> float:
+    """The exponent as a Python int or float (weak: a float32 base stays float32)."""
     if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
         raise TypeError(f"pow: exponent must be a real number, got {type(exponent).__name__}")
-    return exponent
+    return int(exponent) if isinstance(exponent, numbers.Integral) else float(exponent)
 
 
 def _expand(grad: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool, ndim: int) -> np.ndarray:
@@ -124,6 +138,7 @@ class Pow(Function):
 class Exp(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = np.exp(x)
         ctx.save_for_backward(y)
         return y
@@ -137,6 +152,7 @@ class Exp(Function):
 class Log(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         ctx.save_for_backward(x)
         return np.log(x)
 
@@ -144,6 +160,39 @@ class Log(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad / x
+
+
+class Abs(Function):
+    """|x|; the gradient at exactly 0 is 0, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * np.sign(ctx.saved_tensors[0])
+
+
+class Clamp(Function):
+    """x limited to [low, high] (either may be None); the gradient passes where low <= x <= high."""
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        ctx.save_for_backward(x)
+        ctx.low, ctx.high = low, high
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        inside = np.ones(x.shape, bool)
+        if ctx.low is not None:
+            inside &= x >= ctx.low
+        if ctx.high is not None:
+            inside &= x <= ctx.high
+        return grad * inside
 
 
 # The activations' derivatives, from their output y: shared by the elementwise ops and the
@@ -188,6 +237,7 @@ class ReLU(Function):
 class Tanh(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = np.tanh(x)
         ctx.save_for_backward(y)
         return y
@@ -202,6 +252,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = sigmoid(x)
         ctx.save_for_backward(y)
         return y
@@ -233,12 +284,12 @@ class MatMul(Function):
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = np.matmul(g, np.swapaxes(b2, -1, -2))
-            if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(0)
+            if a.ndim == 1:  # (..., 1, n): sum the batch dims (the 1 is harmless)
+                ga = np.add.reduce(ga, axis=tuple(range(ga.ndim - 1)))
         if ctx.needs_input_grad[1]:
             gb = np.matmul(np.swapaxes(a2, -1, -2), g)
-            if b.ndim == 1:
-                gb = gb.reshape(-1, b.shape[0]).sum(0)
+            if b.ndim == 1:  # (..., n, 1)
+                gb = np.add.reduce(gb, axis=tuple(range(gb.ndim - 2)) + (gb.ndim - 1,))
         return ga, gb
 
 
@@ -251,7 +302,8 @@ LINEAR_ACTIVATIONS = {
 
 
 class Linear(Function):
-    """act(x @ W + b), W of shape (n_in, n_out), act None or a name in LINEAR_ACTIVATIONS.
+    """act(x @ W + b), W of shape (n_in, n_out) (or (n_out, n_in), PyTorch's layout, with
+    `transposed`: read as W.T, a view), act None or a name in LINEAR_ACTIVATIONS.
 
     One node: the activation runs in place on the fresh product (no second array, no second
     node), and the backward takes the activation's derivative first.  dx is computed only
@@ -259,8 +311,8 @@ class Linear(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, W, b, activation=None):
-        y = np.matmul(x, W)
+    def forward(ctx, x, W, b, activation=None, transposed=False):
+        y = np.matmul(x, W.T if transposed else W)
         if b is not None:
             if b.dtype == y.dtype:
                 y += b
@@ -269,7 +321,7 @@ class Linear(Function):
         if activation is not None:
             y = LINEAR_ACTIVATIONS[activation][0](y)
         ctx.save_for_backward(x, W, y if activation is not None else None)
-        ctx.activation = activation
+        ctx.activation, ctx.transposed = activation, transposed
         return y
 
     @staticmethod
@@ -282,8 +334,8 @@ class Linear(Function):
             x, grad2 = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
         else:
             grad2 = grad
-        dx = np.matmul(grad, W.T) if need_x else None
-        dW = np.matmul(x.T, grad2) if need_W else None
+        dx = np.matmul(grad, W if ctx.transposed else W.T) if need_x else None
+        dW = (np.matmul(grad2.T, x) if ctx.transposed else np.matmul(x.T, grad2)) if need_W else None
         db = np.add.reduce(grad2, axis=0) if need_b else None
         return dx, dW, db
 
@@ -317,14 +369,17 @@ class Mean(Function):
 class Max(Function):
     """Maximum over axes; tied maxima share the gradient equally."""
 
-    @staticmethod
-    def forward(ctx, x, axis, keepdims):
-        if x.size == 0:
-            raise ValueError("max of an empty tensor")
-        y = np.max(x, axis=axis, keepdims=True)
+    reduce = staticmethod(np.max)
+
+    @classmethod
+    def forward(cls, ctx, x, axis, keepdims):
+        reduced = range(x.ndim) if axis is None else axis
+        if any(x.shape[a] == 0 for a in reduced):
+            raise ValueError(f"{cls.__name__.lower()} over a zero-length axis is undefined")
+        y = cls.reduce(x, axis=axis, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.axis, ctx.keepdims = axis, keepdims
-        return y if keepdims else np.max(x, axis=axis)
+        return y if keepdims else cls.reduce(x, axis=axis)
 
     @staticmethod
     def backward(ctx, grad):
@@ -332,6 +387,12 @@ class Max(Function):
         mask = x == y
         count = mask.sum(axis=ctx.axis, keepdims=True)
         return mask * (_expand(grad, ctx.axis, ctx.keepdims, x.ndim) / count)
+
+
+class Min(Max):
+    """Minimum over axes; tied minima share the gradient equally."""
+
+    reduce = staticmethod(np.min)
 
 
 # ---- shape ----------------------------------------------------------------------------------
@@ -382,10 +443,46 @@ class Index(Function):
         return full
 
 
+# ---- joining and selecting ----------------------------------------------------------------
+class Cat(Function):
+    """Concatenation of the positional inputs along `axis` (as `np.concatenate`)."""
+
+    @staticmethod
+    def forward(ctx, *xs, axis):
+        ctx.axis = axis
+        ctx.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.split(grad, ctx.bounds, axis=ctx.axis))
+
+
+class Where(Function):
+    """a where cond else b (cond a boolean array, broadcast as in `np.where`)."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (cond,) = ctx.saved_tensors
+        da = np.where(cond, grad, 0) if ctx.needs_input_grad[1] else None
+        db = np.where(cond, 0, grad) if ctx.needs_input_grad[2] else None
+        return None, da, db
+
+
 # ---- softmax family -------------------------------------------------------------------------
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float(x)
+        if x.size == 0:  # empty in, empty out (no maximum to subtract)
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
@@ -401,6 +498,11 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float(x)
+        if x.size == 0:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
         shifted = x - x.max(axis=axis, keepdims=True)
         shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(shifted)
@@ -421,6 +523,7 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, target, reduction):
+        require_float(logits)
         # ufunc.reduce, not .max()/.sum(): the same reductions without a Python wrapper (hot path)
         shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
         e = np.exp(shifted)
@@ -440,7 +543,9 @@ class SoftmaxCrossEntropy(Function):
         if reduction == "none":
             return losses
         total = np.add.reduce(losses)
-        return total / n if reduction == "mean" and n else total
+        if reduction == "mean":  # over no rows: NaN, as in PyTorch
+            return total / n if n else np.full((), np.nan, logits.dtype)
+        return total
 
     @staticmethod
     def backward(ctx, grad):
@@ -458,3 +563,29 @@ class SoftmaxCrossEntropy(Function):
         d *= scale
         dt = ctx.neg_log_p * scale if ctx.needs_input_grad[1] else None
         return d, dt
+
+
+class BCEWithLogits(Function):
+    """Elementwise binary cross-entropy of s = sigmoid(x) against t, positives weighted by w
+    (pos_weight, 1 when None):  -(w t log s + (1 - t) log(1 - s)) = (1 - t) x + (1 + (w - 1) t) sp(-x),
+    with sp(-x) = log(1 + e^-x) computed stably.
+
+    d/dx = (1 + (w - 1) t) s - w t;   d/dt = -x + (w - 1) sp(-x).
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, pos_weight):
+        require_float(x)
+        sp = np.logaddexp(0, -x)
+        w1 = 0.0 if pos_weight is None else pos_weight - 1  # w - 1
+        ctx.save_for_backward(x, t, sp)
+        ctx.w1 = w1
+        return (1 - t) * x + (1 + w1 * t) * sp
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t, sp = ctx.saved_tensors
+        w1 = ctx.w1
+        dx = grad * ((1 + w1 * t) * sigmoid(x) - (1 + w1) * t)
+        dt = grad * (w1 * sp - x) if ctx.needs_input_grad[1] else None
+        return dx, dt
