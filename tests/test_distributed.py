@@ -74,11 +74,12 @@ def reference(opt_name: str, world: int) -> list[np.ndarray]:
     return train(model, make_optimizer(opt_name, model), ROWS_PER_RANK * world)
 
 
-def fit_classifier(n: int, batch_size: int, epochs: int = 3) -> DeepNeuralNetworkClassifier:
+def fit_classifier(n: int, batch_size: int, weighted: bool = False, epochs: int = 3) -> DeepNeuralNetworkClassifier:
     X, y = make_data(n)
+    w = np.random.default_rng(5).uniform(0, 2, n) * (np.arange(n) % 7 != 0) if weighted else None  # some 0
     clf = DeepNeuralNetworkClassifier(hidden_layer_sizes=(8,), optimizer="momentum", lr=0.05, epochs=epochs,
                                       batch_size=batch_size, dtype="float64", random_state=3)
-    return clf.fit(X, y, X[:17], y[:17])
+    return clf.fit(X, y, X[:17], y[:17], sample_weight=w)
 
 
 # ---- workers: run under mpiexec ----------------------------------------------------------------------
@@ -211,10 +212,10 @@ def worker_errors(out: Path, case: str) -> None:
     (out / f"rank{r}.txt").write_text("no error")
 
 
-def worker_fit(out: Path, n: str, batch_size: str) -> None:
+def worker_fit(out: Path, n: str, batch_size: str, weighted: str) -> None:
     from tinygrad_np import distributed as dist
     dist.init()
-    clf = fit_classifier(int(n), int(batch_size))
+    clf = fit_classifier(int(n), int(batch_size), weighted == "1")
     np.savez(out / f"rank{dist.rank()}.npz", *[p.data for p in clf.model_.parameters()],
              loss_train=clf.loss_train_, loss_val=clf.loss_val_, acc_val=clf.accuracy_val_)
 
@@ -308,12 +309,13 @@ def test_init_on_a_given_communicator(tmp_path):
 
 
 @needs_mpi
-@pytest.mark.parametrize("world, n, batch_size", [(2, 53, 10), (3, 49, 12)])
-def test_fit_data_parallel_equals_fit_in_one_process(tmp_path, world, n, batch_size):
-    """The last batches are partial (53 = 5 x 10 + 3; 49 = 4 x 12 + 1: two ranks get no row)."""
-    run_ok(world, "fit", tmp_path, str(n), str(batch_size))
+@pytest.mark.parametrize("world, n, batch_size, weighted", [(2, 53, 10, 0), (3, 49, 12, 0), (2, 60, 10, 1)])
+def test_fit_data_parallel_equals_fit_in_one_process(tmp_path, world, n, batch_size, weighted):
+    """The last batches are partial (53 = 5 x 10 + 3; 49 = 4 x 12 + 1: two ranks get no row;
+    60 rows with sample weights, every 7th 0: 51 rows are kept)."""
+    run_ok(world, "fit", tmp_path, str(n), str(batch_size), str(weighted))
     ranks = load(tmp_path, world)
-    ref = fit_classifier(n, batch_size)
+    ref = fit_classifier(n, batch_size, bool(weighted))
     for d in ranks:
         for a, p in zip(arrays(d), ref.model_.parameters()):
             assert np.abs(a - p.data).max() <= 1e-12
