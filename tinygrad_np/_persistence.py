@@ -1,9 +1,14 @@
 """Saving and loading a `DeepNeuralNetworkClassifier`: one checked .npz file.
 
-The file holds the weights (`param:<name>`), `classes`, and a JSON `meta` string with the
-format tag, the hyperparameters, `n_features_in` and the per-epoch curves.  Loading checks
-every entry before building anything, so a crafted or damaged file is a ValueError naming
-the path, never a huge allocation or a half-built classifier.
+The file holds the weights (`param:<name>`), `classes`, the optimizer's state arrays
+(`opt:<parameter index>:<name>`), and a JSON `meta` string with the format tag, the
+hyperparameters, `n_features_in`, the per-epoch curves and counters, the optimizer's
+hyperparameters and step counts, and the shuffling generator's state: everything a fit
+continues from, so that fit 2 epochs, save, load, fit 2 more with `warm_start=True` is
+bit for bit the model of 4 epochs straight.  Loading checks every entry before building
+anything, so a crafted or damaged file is a ValueError naming the path, never a huge
+allocation or a half-built classifier.  Files of format 1 (weights and curves only) load
+too; they resume with a fresh optimizer.
 """
 from __future__ import annotations
 
@@ -14,27 +19,50 @@ from typing import Any
 import numpy as np
 
 from tinygrad_np._io import atomic_savez, load_npz
+from tinygrad_np._training import CURVES, TrainingState
 from tinygrad_np._validation import is_int as _is_int
 
-FORMAT = "tinygrad_np.DeepNeuralNetworkClassifier/1"
+FORMAT = "tinygrad_np.DeepNeuralNetworkClassifier/2"
+_FORMAT_1 = "tinygrad_np.DeepNeuralNetworkClassifier/1"  # no optimizer or generator state, no loss_curve
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+
+def check_savable(clf: Any) -> None:
+    """ValueError unless `optimizer` and `initializer` are names: an object cannot be written as
+    data, and a classifier reloaded without it could not continue training the same way."""
+    from tinygrad_np.classifier import INITIALIZERS, OPTIMIZERS  # the classifier imports this module
+
+    for name, choices in (("optimizer", OPTIMIZERS), ("initializer", INITIALIZERS)):
+        value = getattr(clf, name)
+        if not isinstance(value, str):
+            raise ValueError(f"save: {name}={value!r} is an object, which cannot be saved by name; use one of "
+                             f"{', '.join(map(repr, choices))}, or save the network alone with "
+                             f"clf.model_.save(path)")
 
 
 def save(clf: Any, path: str | os.PathLike) -> None:
     """Write the fitted classifier to an .npz file at `path`, atomically.
 
-    Stored: the weights, `classes_`, the per-epoch curves, and the hyperparameters.
-    A hyperparameter that is an object (an initializer instance, an optimizer factory,
-    a Generator) cannot be stored as data: it is saved by its repr and comes back as
-    the default ("auto" / "sgd" / None); the weights and predictions are exact.
+    Stored: the weights, `classes_`, the curves and counters, the optimizer state, the
+    shuffling generator's state, and the hyperparameters.  `optimizer` and `initializer`
+    must be names (`check_savable`); a `random_state` Generator is saved by its repr and
+    comes back as None (the generator's current state is saved separately).
     """
     clf._check_fitted()
+    check_savable(clf)
     params = {k: _plain(v) for k, v in clf.get_params().items()}
     params["dtype"] = np.dtype(clf.dtype).name
+    opt_state = clf.optimizer_.state_dict()
     meta = {"format": FORMAT, "params": params, "n_features_in": int(clf.n_features_in_),
-            "loss_train": clf.loss_train_, "accuracy_train": clf.accuracy_train_,
-            "loss_val": clf.loss_val_, "accuracy_val": clf.accuracy_val_,
-            "epoch_time": clf.epoch_time_, "n_iter": clf.n_iter_}
+            **{k: getattr(clf, f"{k}_") for k in CURVES}, "n_iter": clf.n_iter_, "t": clf.t_,
+            "best_loss": clf.best_loss_, "validation_scores": clf.validation_scores_,
+            "best_validation_score": clf.best_validation_score_,
+            "optimizer": {"param_groups": [_plain_group(g) for g in opt_state["param_groups"]],
+                          "steps": {str(i): st["step"] for i, st in opt_state["state"].items()}},
+            "shuffle_rng": _to_json(clf._shuffle_rng.bit_generator.state)}
     arrays = {f"param:{k}": v for k, v in clf.model_.state_dict().items()}
+    for i, st in opt_state["state"].items():
+        arrays.update({f"opt:{i}:{k}": v for k, v in st.items() if k != "step"})
     arrays["classes"] = clf.classes_
     arrays["meta"] = np.array(json.dumps(meta))
     atomic_savez(path, arrays)
@@ -63,10 +91,76 @@ def load(cls: type, path: str | os.PathLike) -> Any:
             raise ValueError(f"the layer sizes {dims} need {implied} weights, the file holds {held}")
         model = clf._build(p["sizes"], dims[0], len(classes), p["dtype"], np.random.default_rng(0))
         model.load_state_dict(state)  # checks names and shapes
-    except (ValueError, TypeError) as e:
+        training = TrainingState(model, None, None, {k: list(meta.get(k, [])) for k in CURVES}, meta["n_iter"],
+                                 meta.get("t", 0), meta.get("best_loss"), meta.get("validation_scores"),
+                                 meta.get("best_validation_score"))
+        if meta["format"] == FORMAT:
+            training.optimizer = _loaded_optimizer(clf, model, meta["optimizer"], arrays)
+            training.rng = _loaded_rng(meta["shuffle_rng"])
+    except (ValueError, TypeError, KeyError) as e:
         raise ValueError(f"{os.fspath(path)}: not a valid DeepNeuralNetworkClassifier file ({e})") from None
-    clf._set_learned(classes, meta["n_features_in"], model, None, meta, meta["n_iter"])
+    clf._set_learned(classes, meta["n_features_in"], training)
     return clf
+
+
+def _loaded_optimizer(clf: Any, model: Any, saved: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """The classifier's optimizer over `model`, with the saved hyperparameters and state (checked by
+    `Optimizer.load_state_dict`)."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("param_groups"), list) \
+            or not isinstance(saved.get("steps"), dict):
+        raise ValueError("'optimizer' must be a JSON object with 'param_groups' (a list) and 'steps' (an object)")
+    state: dict[int, dict[str, Any]] = {}
+    for key, step in saved["steps"].items():
+        if not key.isdigit():
+            raise ValueError(f"optimizer state for a parameter index {key!r}")
+        state[int(key)] = {"step": step}
+    for name, v in arrays.items():
+        if name.startswith("opt:"):
+            index, _, entry = name[len("opt:"):].partition(":")
+            if not index.isdigit() or int(index) not in state:
+                raise ValueError(f"array {name!r} belongs to no parameter with a step count")
+            state[int(index)][entry] = v
+    opt = clf._make_optimizer(list(model.parameters()))
+    opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+    return opt
+
+
+def _loaded_rng(saved: Any) -> np.random.Generator:
+    """A Generator in the saved state of its bit generator."""
+    name = saved.get("bit_generator") if isinstance(saved, dict) else None
+    if name not in _BIT_GENERATORS:
+        raise ValueError(f"'shuffle_rng' must be the state of one of {', '.join(_BIT_GENERATORS)}, got {name!r}")
+    bit_generator = getattr(np.random, name)()
+    bit_generator.state = _from_json(saved)
+    return np.random.Generator(bit_generator)
+
+
+def _to_json(v: Any) -> Any:
+    """A bit generator's state as JSON data (MT19937's key array as a tagged list)."""
+    if isinstance(v, dict):
+        return {k: _to_json(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray):
+        return {"ndarray": v.tolist(), "dtype": v.dtype.str}
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _from_json(v: Any) -> Any:
+    if isinstance(v, dict):
+        if set(v) == {"ndarray", "dtype"}:
+            return np.array(v["ndarray"], dtype=np.dtype(v["dtype"]))
+        return {k: _from_json(x) for k, x in v.items()}
+    return v
+
+
+def _plain_group(group: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer parameter group as JSON data; a hyperparameter that is not data is an error."""
+    out = {}
+    for k, v in group.items():
+        plain = [_plain(x) for x in v] if isinstance(v, (list, tuple)) else _plain(v)
+        if isinstance(plain, dict) or (isinstance(plain, list) and any(isinstance(x, dict) for x in plain)):
+            raise ValueError(f"save: the optimizer's hyperparameter {k}={v!r} cannot be saved as data")
+        out[k] = plain
+    return out
 
 
 def _checked_contents(arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], np.ndarray, dict[str, np.ndarray]]:
@@ -78,7 +172,7 @@ def _checked_contents(arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], np
     if meta_arr.shape != () or meta_arr.dtype.kind != "U":
         raise ValueError(f"'meta' must be a JSON string, got a {meta_arr.dtype} array of shape {meta_arr.shape}")
     meta = json.loads(str(meta_arr))  # JSONDecodeError is a ValueError
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in (FORMAT, _FORMAT_1):
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ValueError(f"format {found!r}, expected {FORMAT!r}")
     if not isinstance(meta.get("params"), dict):
@@ -86,11 +180,19 @@ def _checked_contents(arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], np
     for key, low in (("n_features_in", 1), ("n_iter", 0)):
         if not _is_int(meta.get(key)) or meta[key] < low:
             raise ValueError(f"{key!r} must be an integer >= {low}, got {meta.get(key)!r}")
-    for key in ("loss_train", "accuracy_train", "loss_val", "accuracy_val", "epoch_time"):
-        curve = meta.get(key)
-        if not (isinstance(curve, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                for v in curve)):
+    latest = meta["format"] == FORMAT
+    for key in CURVES + (("validation_scores",) if latest else ()):
+        curve = meta.get(key, [] if key == "loss_curve" and not latest else None)
+        if key == "validation_scores" and curve is None:
+            continue
+        if not (isinstance(curve, list) and all(_is_number(v) for v in curve)):
             raise ValueError(f"{key!r} must be a list of numbers")
+    if latest:
+        if not _is_int(meta.get("t")) or meta["t"] < 0:
+            raise ValueError(f"'t' must be an integer >= 0, got {meta.get('t')!r}")
+        for key in ("best_loss", "best_validation_score"):
+            if meta.get(key) is not None and not _is_number(meta[key]):
+                raise ValueError(f"{key!r} must be a number or null, got {meta[key]!r}")
     if classes.ndim != 1 or len(classes) < 2 or classes.dtype.kind not in "biufUS":
         raise ValueError(f"'classes' must be 1-D with at least two labels, got a {classes.dtype} array of "
                          f"shape {classes.shape}")
@@ -101,6 +203,10 @@ def _checked_contents(arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], np
         if v.dtype.kind not in "biuf" or not np.isfinite(v).all():
             raise ValueError(f"weight {name!r} is not finite numbers")
     return meta, classes, state
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _plain(v: Any) -> Any:

@@ -22,11 +22,13 @@ import numpy as np
 from tinygrad_np import functional as F
 from tinygrad_np import _persistence, init, nn, optim
 from tinygrad_np._threads import blas_threads
-from tinygrad_np._progress import ProgressBar
+from tinygrad_np._progress import progress_bar
 from tinygrad_np._validation import (NotFittedError, check_sample_weight, check_targets, check_X,
                                      sklearn_flavour)
 from tinygrad_np._validation import is_int as _is_int
 from tinygrad_np.data import MiniBatches
+from tinygrad_np._training import (CURVES, Stopping, TrainingState, hold_out, l2_penalty, shuffled_batches,
+                                   weight_matrices)
 from tinygrad_np.tensor import Tensor, no_grad
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -65,8 +67,9 @@ class DeepNeuralNetworkClassifier:
         factory `f(params, lr=...)` returning an optimizer (e.g. `optim.SGD` or a partial).
     lr: learning rate; None takes the optimizer's entry in `OPTIMIZERS` (sgd 0.1,
         adagrad 0.01, adam 0.001, ...), or the factory's own default.
-    epochs, batch_size: passes over the training set, and rows per step (the loss is
-        the batch mean).
+    epochs (scikit-learn's name: max_iter; give either, or both equal): passes over the
+        training set per `fit`; None for both means 10.
+    batch_size: rows per step (the loss is the batch mean).
     dtype: "float32" or "float64" for weights and computation.
     random_state: int, Generator, legacy RandomState (drawn from, as scikit-learn does) or
         None; seeds the weights and the shuffling.
@@ -75,17 +78,33 @@ class DeepNeuralNetworkClassifier:
         default: leave the process's pool as it is).  Small-batch matmuls are too small
         to share out; more threads only wait on each other, badly so on a busy machine.
         Needs threadpoolctl (the `threads` extra), as scikit-learn does.
+    alpha, early_stopping, validation_fraction, n_iter_no_change, tol, warm_start: as in
+        scikit-learn's MLPClassifier.  alpha: L2 penalty alpha / (2 * batch rows) * sum ||W||^2
+        on the weights, not the biases (default 0: none; MLPClassifier's is 1e-4).
+        Training stops when more than n_iter_no_change epochs in a row improve neither the
+        mean batch loss by tol (nor, with early_stopping, the validation accuracy by tol);
+        early_stopping validates on X_val / y_val when given, else holds out
+        validation_fraction of the training set (per class), and restores the weights of
+        the best validation accuracy.  warm_start: `fit` continues the fitted network, its
+        optimizer state and its shuffling (a new lr, if given, applies); `partial_fit` is
+        one epoch that always continues.
 
     Learned: `classes_`, `n_features_in_`, `model_` (an `nn.Sequential`), `optimizer_`,
     and per epoch `loss_train_`, `accuracy_train_`, `loss_val_`, `accuracy_val_` (each
     over the whole set after the epoch; the val lists stay empty without a validation
-    set) and `epoch_time_` (seconds of training, evaluation excluded).
+    set) and `epoch_time_` (seconds of training, evaluation excluded); MLPClassifier's
+    `loss_curve_` (mean batch loss of each epoch, penalty included), `best_loss_`,
+    `validation_scores_`, `best_validation_score_`, `n_iter_` (epochs run, over warm
+    starts too) and `t_` (training samples seen).
     """
 
     def __init__(self, hidden_layer_sizes: Any = (400, 200), activation: str = "relu",
                  initializer: Any = "auto", optimizer: Any = "sgd", lr: float | None = None,
-                 epochs: int = 10, batch_size: int = 20, dtype: Any = "float32",
-                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = None) -> None:
+                 epochs: int | None = None, batch_size: int = 20, dtype: Any = "float32",
+                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = None, *,
+                 max_iter: int | None = None, alpha: float = 0.0, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 10, tol: float = 1e-4,
+                 warm_start: bool = False) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.initializer = initializer
@@ -97,10 +116,18 @@ class DeepNeuralNetworkClassifier:
         self.random_state = random_state
         self.verbose = verbose
         self.blas_threads = blas_threads
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
 
     # ---- scikit-learn protocol -----------------------------------------------------------------
     _PARAMS = ("hidden_layer_sizes", "activation", "initializer", "optimizer", "lr", "epochs",
-               "batch_size", "dtype", "random_state", "verbose", "blas_threads")
+               "batch_size", "dtype", "random_state", "verbose", "blas_threads", "max_iter", "alpha",
+               "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "warm_start")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, as given."""
@@ -159,8 +186,7 @@ class DeepNeuralNetworkClassifier:
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating))
                                or not np.isfinite(lr) or lr <= 0):
             raise ValueError(f"lr must be a positive finite number or None, got {lr!r}")
-        if not _is_int(self.epochs) or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        epochs = self._checked_epochs()
         if not _is_int(self.batch_size) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         try:
@@ -176,7 +202,35 @@ class DeepNeuralNetworkClassifier:
         if not (rs is None or _is_int(rs) or isinstance(rs, (np.random.Generator, np.random.RandomState))):
             raise ValueError(f"random_state must be an int, a numpy.random.Generator, a numpy.random.RandomState "
                              f"or None, got {rs!r}")
-        return dict(sizes=sizes, dtype=dtype)
+        self._check_mlp_params()
+        return dict(sizes=sizes, dtype=dtype, epochs=epochs)
+
+    def _checked_epochs(self) -> int:
+        """`epochs` or its alias `max_iter` (scikit-learn's name); both given must agree."""
+        for name in ("epochs", "max_iter"):
+            v = getattr(self, name)
+            if v is not None and (not _is_int(v) or v < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
+        if self.epochs is not None and self.max_iter is not None and self.epochs != self.max_iter:
+            raise ValueError(f"epochs={self.epochs!r} and max_iter={self.max_iter!r} differ: max_iter is "
+                             "scikit-learn's name for epochs; give one of them")
+        return int(self.max_iter if self.max_iter is not None else self.epochs if self.epochs is not None else 10)
+
+    def _check_mlp_params(self) -> None:
+        """The MLPClassifier parameters: alpha, tol >= 0, n_iter_no_change >= 1, validation_fraction
+        in [0, 1), early_stopping and warm_start booleans."""
+        for name in ("alpha", "tol"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (0 <= v < np.inf):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if not _is_int(self.n_iter_no_change) or self.n_iter_no_change < 1:
+            raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}")
+        vf = self.validation_fraction
+        if isinstance(vf, bool) or not isinstance(vf, (int, float, np.floating)) or not 0 <= vf < 1:
+            raise ValueError(f"validation_fraction must be a number in [0, 1), got {vf!r}")
+        for name in ("early_stopping", "warm_start"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     @staticmethod
     def _checked_X(X: Any, dtype: np.dtype, n_features: int | None = None, name: str = "X") -> np.ndarray:
@@ -200,7 +254,7 @@ class DeepNeuralNetworkClassifier:
 
     @staticmethod
     def _weighted(X: np.ndarray, y_idx: np.ndarray, sample_weight: Any,
-                  classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                  classes: np.ndarray, min_classes: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(X, y_idx, weight) without the rows of weight 0; weight None when all are equal."""
         w = check_sample_weight(sample_weight, len(X))
         if w is None:
@@ -208,7 +262,7 @@ class DeepNeuralNetworkClassifier:
         if not w.all():
             keep = w > 0
             X, y_idx, w = X[keep], y_idx[keep], w[keep]
-            if len(np.unique(y_idx)) < 2:
+            if len(np.unique(y_idx)) < min_classes:
                 raise ValueError(f"only one class ({_label(classes[y_idx[0]])!r}) has samples of positive "
                                  "sample_weight; a classifier needs at least two")
         return X, y_idx, (None if (w == w[0]).all() else w)
@@ -252,7 +306,8 @@ class DeepNeuralNetworkClassifier:
     # ---- training ------------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None, sample_weight: Any = None, *,
             on_first_step: Callable[[Tensor, nn.Module], None] | None = None) -> DeepNeuralNetworkClassifier:
-        """Train from scratch on X (N, n_features) and labels y (N,) or one-hot (N, C).
+        """Train on X (N, n_features) and labels y (N,) or one-hot (N, C): from scratch, or with
+        `warm_start=True` on a fitted classifier, on from where the last fit (or `load`) left off.
 
         With X_val / y_val, the validation loss and accuracy are recorded after every epoch.
         sample_weight (N,): each sample's loss is scaled by its weight over the mean weight, so
@@ -295,71 +350,169 @@ class DeepNeuralNetworkClassifier:
                 yv_idx = np.searchsorted(classes, val_labels).astype(np.intp)
             val = (Xv, yv_idx)
 
+        if self.warm_start and hasattr(self, "model_"):
+            state = self._resumed(classes, X.shape[1], p)
+        else:
+            state = self._started(p, X.shape[1], len(classes))
+        if self.early_stopping and val is None:
+            train, held = hold_out(len(X), y_idx, self.validation_fraction, state.rng)
+            val = (X[held], y_idx[held])
+            X, y_idx, weight = X[train], y_idx[train], None if weight is None else weight[train]
+        self._train(state, len(classes), X, y_idx, weight, val, p["epochs"], self.early_stopping, on_first_step)
+        # everything succeeded: publish the learned state at once
+        self._set_learned(classes, X.shape[1], state)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> DeepNeuralNetworkClassifier:
+        """One epoch over X (N, n_features) and labels y (N,) or one-hot (N, C), continuing the
+        fitted network (its optimizer state and shuffling), as MLPClassifier.partial_fit.
+
+        The first call builds the network and needs `classes` (every label that will occur);
+        later calls may repeat it.  y may hold any subset of the classes.  No early stopping or
+        `tol` rule applies; `n_iter_` and `t_` count on.
+        """
+        p = self._checked_params()
+        fitted = hasattr(self, "model_")
+        X = self._checked_X(X, p["dtype"], self.n_features_in_ if fitted else None)
+        labels, one_hot = self._checked_y(y, len(X))
+        if classes is not None:
+            classes = np.unique(check_targets(classes, "DeepNeuralNetworkClassifier", "classes"))
+            if fitted and not np.array_equal(classes, self.classes_):
+                raise ValueError(f"classes={classes.tolist()} is not the same as on the last call to partial_fit, "
+                                 f"was: {self.classes_.tolist()}")
+        elif fitted:
+            classes = self.classes_
+        else:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        if len(classes) < 2:
+            raise ValueError(f"classes has {len(classes)} label(s); a classifier needs at least two")
+        if one_hot:
+            if np.asarray(y).shape[1] != len(classes):
+                raise ValueError(f"y has {np.asarray(y).shape[1]} one-hot columns, classes has {len(classes)}")
+            y_idx = labels.astype(np.intp)
+        else:
+            unseen = np.setdiff1d(labels, classes)
+            if len(unseen):
+                raise ValueError(f"`y` has classes not in `self.classes_`: {unseen[:5].tolist()}; "
+                                 f"`self.classes_` has {classes.tolist()}")
+            y_idx = np.searchsorted(classes, labels).astype(np.intp)
+        X, y_idx, weight = self._weighted(X, y_idx, sample_weight, classes, min_classes=1)
+        state = self._resumed(classes, X.shape[1], p) if fitted else self._started(p, X.shape[1], len(classes))
+        self._train(state, len(classes), X, y_idx, weight, None, 1, False, None, stop_rule=False)
+        self._set_learned(classes, X.shape[1], state)
+        return self
+
+    def _started(self, p: dict[str, Any], n_features: int, n_classes: int) -> TrainingState:
+        """A new network and optimizer; the generator seeds the weights, then shuffles."""
         rng = _rng(self.random_state)
-        model = self._build(p["sizes"], X.shape[1], len(classes), dtype, rng)
-        opt = self._make_optimizer(list(model.parameters()))
-        history: dict[str, list[float]] = {k: [] for k in ("loss_train", "accuracy_train", "loss_val",
-                                                           "accuracy_val", "epoch_time")}
-        targets = y_idx if weight is None else _weighted_one_hot(y_idx, weight, len(classes), dtype)
-        batches = MiniBatches(X, targets, self.batch_size, shuffle=True, rng=rng)
-        for epoch in range(self.epochs):
-            where = f"epoch {epoch + 1}/{self.epochs}"
-            seconds = self._train_epoch(model, opt, batches, where, on_first_step)
-            on_first_step = None
+        model = self._build(p["sizes"], n_features, n_classes, p["dtype"], rng)
+        return TrainingState(model, self._make_optimizer(list(model.parameters())), rng)
+
+    def _resumed(self, classes: np.ndarray, n_features: int, p: dict[str, Any]) -> TrainingState:
+        """A copy of the fitted state to continue (warm_start, partial_fit), after checking that the
+        data and the hyperparameters describe the same network."""
+        if not np.array_equal(classes, self.classes_):
+            raise ValueError(f"warm_start can only be used where `y` has the same classes as in the previous "
+                             f"call to fit. Previously got {self.classes_.tolist()}, `y` has {classes.tolist()}")
+        if n_features != self.n_features_in_:
+            raise ValueError(f"X has {n_features} features, but DeepNeuralNetworkClassifier is expecting "
+                             f"{self.n_features_in_} features as input")
+        probe = self._build(p["sizes"], n_features, len(classes), p["dtype"], np.random.default_rng(0))
+        if _layout(probe) != _layout(self.model_):
+            raise ValueError("warm_start / partial_fit: hidden_layer_sizes, activation or dtype changed since the "
+                             "network was fitted; set warm_start=False to fit a new one")
+        rng = getattr(self, "_shuffle_rng", None)
+        state = TrainingState(self.model_, self.optimizer_, rng if rng is not None else _rng(self.random_state),
+                              {k: list(getattr(self, f"{k}_")) for k in CURVES}, self.n_iter_, self.t_,
+                              self.best_loss_, self.validation_scores_, self.best_validation_score_).copy()
+        if state.optimizer is None:  # loaded from a file of format 1, which had no optimizer state
+            state.optimizer = self._make_optimizer(list(state.model.parameters()))
+        elif self.lr is not None:
+            for group in state.optimizer.param_groups:
+                group["lr"] = self.lr
+        return state
+
+    def _train(self, state: TrainingState, n_classes: int, X: np.ndarray, y_idx: np.ndarray, weight: np.ndarray | None,
+               val: tuple[np.ndarray, np.ndarray] | None, n_epochs: int, early_stopping: bool,
+               hook: Callable[[Tensor, nn.Module], None] | None, stop_rule: bool = True) -> None:
+        """Up to `n_epochs` epochs on `state` (in place): curves and counters appended, the
+        stopping rule applied (`_training.Stopping`), the best weights restored with early stopping."""
+        model, opt = state.model, state.optimizer
+        targets = y_idx if weight is None else _weighted_one_hot(y_idx, weight, n_classes, X.dtype)
+        batches = shuffled_batches(X, targets, self.batch_size, state.rng)
+        stopping = Stopping(state, early_stopping, self.tol, self.n_iter_no_change)
+        curves = state.curves
+        for epoch in range(n_epochs):
+            where = f"epoch {epoch + 1}/{n_epochs}"
+            seconds, batch_loss = self._train_epoch(model, opt, batches, where, hook)
+            hook = None
             t0 = time.perf_counter()
             loss, acc = self._evaluate(model, X, y_idx, weight)
             _check_finite(model, opt, loss, where, len(batches))
-            history["loss_train"].append(loss)
-            history["accuracy_train"].append(acc)
+            curves["loss_train"].append(loss)
+            curves["accuracy_train"].append(acc)
+            loss_v = acc_v = None
             if val is not None:
                 loss_v, acc_v = self._evaluate(model, *val)
-                history["loss_val"].append(loss_v)
-                history["accuracy_val"].append(acc_v)
-            history["epoch_time"].append(seconds)
+                curves["loss_val"].append(loss_v)
+                curves["accuracy_val"].append(acc_v)
+            curves["epoch_time"].append(seconds)
+            curves["loss_curve"].append(batch_loss)
+            state.n_iter += 1
+            state.t += len(X)
+            stop = stopping.end_epoch(batch_loss, acc_v) and stop_rule
             if self.verbose:
-                line = f"epoch {epoch + 1:>{len(str(self.epochs))}}/{self.epochs}  train loss {loss:.4f}"
+                line = f"epoch {epoch + 1:>{len(str(n_epochs))}}/{n_epochs}  train loss {loss:.4f}"
                 if val is not None:
                     line += f"  val loss {loss_v:.4f}  val acc {100 * acc_v:.2f}%"
                 else:
                     line += f"  train acc {100 * acc:.2f}%"
                 line += f"  {seconds:.1f} s (+{time.perf_counter() - t0:.1f} s eval)"
                 print(line, flush=True)
+                if stop:
+                    what = "validation accuracy" if early_stopping else "mean batch loss"
+                    print(f"stopped: the {what} did not improve by tol={self.tol:g} for "
+                          f"{self.n_iter_no_change + 1} epochs", flush=True)
+            if stop:
+                break
+        stopping.restore()
 
-        # everything succeeded: publish the learned state at once
-        self._set_learned(classes, X.shape[1], model, opt, history, self.epochs)
-        return self
-
-    def _set_learned(self, classes: np.ndarray, n_features: int, model: nn.Sequential, opt: Any,
-                     history: dict[str, list[float]], n_iter: int) -> None:
+    def _set_learned(self, classes: np.ndarray, n_features: int, state: TrainingState) -> None:
         """Set every learned attribute (the ones ending in `_`) together: by `fit` and by `load`."""
         self.classes_ = classes
         self.n_features_in_ = int(n_features)
-        self.model_ = model
-        self.optimizer_ = opt
-        self.loss_train_ = history["loss_train"]
-        self.accuracy_train_ = history["accuracy_train"]
-        self.loss_val_ = history["loss_val"]
-        self.accuracy_val_ = history["accuracy_val"]
-        self.epoch_time_ = history["epoch_time"]
-        self.n_iter_ = n_iter
+        self.model_ = state.model
+        self.optimizer_ = state.optimizer
+        for k in CURVES:
+            setattr(self, f"{k}_", state.curves[k])
+        self.n_iter_ = state.n_iter
+        self.t_ = state.t
+        self.best_loss_ = state.best_loss
+        self.validation_scores_ = state.validation_scores
+        self.best_validation_score_ = state.best_validation_score
+        self._shuffle_rng = state.rng
 
     def _train_epoch(self, model: nn.Sequential, opt: Any, batches: MiniBatches, desc: str,
-                     hook: Callable[[Tensor, nn.Module], None] | None = None) -> float:
-        """One pass over the mini-batches; returns its seconds (not counting `hook`, called with the
-        first step's loss before its backward).  This loop is the hot path."""
+                     hook: Callable[[Tensor, nn.Module], None] | None = None) -> tuple[float, float]:
+        """One pass over the mini-batches; returns (its seconds, not counting `hook`, called with the
+        first step's loss before its backward; the mean batch loss, the alpha penalty included).
+        This loop is the hot path."""
         model.train()
-        bar = ProgressBar(len(batches), desc, enabled=None if self.verbose else False)
+        bar = progress_bar(len(batches), desc, enabled=None if self.verbose else False)
         every = 25
         forward, zero_grad, step = model.forward, opt.zero_grad, opt.step
         loss_fn = F.softmax_cross_entropy
+        penalised = weight_matrices(model) if self.alpha else []
+        total, seen = 0.0, 0
         # overflow shows as a non-finite loss, reported with a remedy, not as numpy warnings
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             start = time.perf_counter()
             for i, (Xb, yb) in enumerate(batches, 1):
                 loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
-                if not isfinite(loss.item()):  # one scalar per step: the cheap divergence check
+                value = loss.item()
+                if not isfinite(value):  # one scalar per step: the cheap divergence check
                     bar.close()
-                    raise _diverged(opt, f"the batch loss became {loss.item()} at {desc}, step {i}/{len(batches)}")
+                    raise _diverged(opt, f"the batch loss became {value} at {desc}, step {i}/{len(batches)}")
                 if hook is not None:
                     t0 = time.perf_counter()
                     hook(loss, model)
@@ -367,12 +520,17 @@ class DeepNeuralNetworkClassifier:
                     start += time.perf_counter() - t0
                 zero_grad()
                 loss.backward()
+                if penalised:
+                    value += l2_penalty(penalised, self.alpha, len(Xb))
                 step()
+                total += value * len(Xb)
+                seen += len(Xb)
                 if i % every == 0 and bar.enabled:
+                    bar.set_postfix_str(f"loss {total / seen:.4f}")
                     bar.update(every)
             seconds = time.perf_counter() - start
         bar.close()
-        return seconds
+        return seconds, total / seen
 
     @staticmethod
     def _logits(model: nn.Sequential, X: np.ndarray) -> np.ndarray:
@@ -445,6 +603,13 @@ def _rng(random_state: Any) -> np.random.Generator:
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**63 - 1, dtype=np.int64))
     return init.make_rng(random_state)
+
+
+def _layout(model: nn.Module) -> list[Any]:
+    """What must agree for a network to continue another's training: layer types, weight names,
+    shapes and dtypes."""
+    return [type(m).__name__ for m in model.modules()] + [(k, v.shape, v.dtype) for k, v in
+                                                         model.state_dict().items()]
 
 
 def _weighted_one_hot(y_idx: np.ndarray, weight: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
