@@ -77,9 +77,9 @@ def _in_notebook() -> bool:
 class _Tqdm:
     """A tqdm bar with `ProgressBar`'s interface (`enabled`, `update`, `set_postfix_str`, `close`)."""
 
-    def __init__(self, tqdm: type, total: int, desc: str, stream: TextIO | None) -> None:
+    def __init__(self, tqdm: type, total: int, desc: str, stream: TextIO | None, min_interval: float) -> None:
         self.enabled = True
-        self._bar = tqdm(total=total, desc=desc, file=stream, leave=False, mininterval=0.1)
+        self._bar = tqdm(total=total, desc=desc, file=stream, leave=False, mininterval=min_interval)
 
     def update(self, n: int = 1) -> None:
         self._bar.update(n)
@@ -91,12 +91,13 @@ class _Tqdm:
         self._bar.close()
 
 
-def progress_bar(total: int, desc: str = "", enabled: bool | None = None,
-                 stream: TextIO | None = None) -> ProgressBar | _Tqdm:
+def progress_bar(total: int, desc: str = "", enabled: bool | None = None, stream: TextIO | None = None,
+                 min_interval: float = 0.1) -> ProgressBar | _Tqdm:
     """A progress bar: tqdm's (`tqdm.auto`) when tqdm is installed, else `ProgressBar`.
 
     enabled: None draws only on a terminal or in a notebook; False returns a disabled
-    `ProgressBar` (tqdm is not even imported).  stream: default sys.stderr.
+    `ProgressBar` (tqdm is not even imported).  stream: default sys.stderr.  min_interval:
+    seconds between redraws.
     """
     out = stream if stream is not None else sys.stderr
     if enabled is None:
@@ -107,5 +108,5 @@ def progress_bar(total: int, desc: str = "", enabled: bool | None = None,
         except ImportError:
             pass
         else:
-            return _Tqdm(tqdm, total, desc, stream)
-    return ProgressBar(total, desc, stream=out, enabled=enabled)
+            return _Tqdm(tqdm, total, desc, stream, min_interval)
+    return ProgressBar(total, desc, stream=out, min_interval=min_interval, enabled=enabled)
