@@ -131,9 +131,14 @@ def weight_matrices(model: Any) -> list[Any]:
     return [p for p in model.parameters() if p.data.ndim >= 2]
 
 
-def shuffled_batches(X: np.ndarray, targets: np.ndarray, batch_size: int, rng: np.random.Generator) -> MiniBatches:
-    """Mini-batches reshuffled from `rng` at every epoch and never at construction: the generator's
-    state then depends only on the epochs run, so a resumed fit continues the same stream."""
+def epoch_batches(X: np.ndarray, targets: np.ndarray, batch_size: int, rng: np.random.Generator,
+                  resumed: bool) -> MiniBatches:
+    """Mini-batches reshuffled from `rng` at every epoch.  A fresh fit builds them as `MiniBatches`
+    does, with one permutation drawn at construction (the stream every seed has always given); a
+    resumed fit skips that draw, so k epochs and then m resumed ones draw exactly what k + m epochs
+    straight draw."""
+    if not resumed:
+        return MiniBatches(X, targets, batch_size, shuffle=True, rng=rng)
     batches = MiniBatches(X, targets, batch_size, shuffle=False)
     batches.shuffle, batches.rng = True, rng
     return batches

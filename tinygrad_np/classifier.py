@@ -27,7 +27,7 @@ from tinygrad_np._validation import (NotFittedError, check_sample_weight, check_
                                      sklearn_flavour)
 from tinygrad_np._validation import is_int as _is_int
 from tinygrad_np.data import MiniBatches
-from tinygrad_np._training import (CURVES, Stopping, TrainingState, hold_out, l2_penalty, shuffled_batches,
+from tinygrad_np._training import (CURVES, Stopping, TrainingState, hold_out, l2_penalty, epoch_batches,
                                    weight_matrices)
 from tinygrad_np.tensor import Tensor, no_grad
 
@@ -439,7 +439,7 @@ class DeepNeuralNetworkClassifier:
         stopping rule applied (`_training.Stopping`), the best weights restored with early stopping."""
         model, opt = state.model, state.optimizer
         targets = y_idx if weight is None else _weighted_one_hot(y_idx, weight, n_classes, X.dtype)
-        batches = shuffled_batches(X, targets, self.batch_size, state.rng)
+        batches = epoch_batches(X, targets, self.batch_size, state.rng, resumed=state.n_iter > 0)
         stopping = Stopping(state, early_stopping, self.tol, self.n_iter_no_change)
         curves = state.curves
         for epoch in range(n_epochs):
