@@ -426,3 +426,6 @@ class SoftmaxCrossEntropy(Function):
         d *= scale
         dt = ctx.neg_log_p * scale if ctx.needs_input_grad[1] else None
         return d, dt
+
+
+from tinygrad_np.ops.conv import AvgPool2d, BatchNorm, Conv1d, Conv2d, MaxPool2d  # noqa: E402,F401
