@@ -2,6 +2,8 @@
 
 This is the seed's protocol: `nn.FC` asks its initializer for W of shape (n_in, n_out)
 and B of shape (n_out,).  Any object with those two methods works as an initializer.
+`nn.Conv1d` / `nn.Conv2d` ask for `weight(shape, fan_in, fan_out)`, which these classes
+add, and fall back to `W(fan_in, out)` reshaped for objects with only the two methods.
 
     fc = nn.FC(784, 400, initializer=init.HeInitializer(rng=0))
     init.apply(model, init.XavierInitializer(rng=1))   # re-draw every FC of a model
@@ -81,9 +83,14 @@ class Initializer:
 
     def W(self, n_in: int, n_out: int) -> np.ndarray:
         """Weights of shape (n_in, n_out)."""
-        _check_dims(n_in, n_out)
-        self._last_fan = (int(n_in), int(n_out))
-        return self._draw((int(n_in), int(n_out)), float(self.scale(n_in, n_out)))
+        return self.weight((n_in, n_out), n_in, n_out)
+
+    def weight(self, shape: tuple[int, ...], fan_in: int, fan_out: int) -> np.ndarray:
+        """Weights of any `shape`, spread by `scale(fan_in, fan_out)`: for a convolution's W
+        (out, in, *kernel), fan_in = in * kernel area and fan_out = out * kernel area (as PyTorch)."""
+        _check_dims(fan_in, fan_out, *shape)
+        self._last_fan = (int(fan_in), int(fan_out))
+        return self._draw(tuple(int(n) for n in shape), float(self.scale(fan_in, fan_out)))
 
     def B(self, n_out: int, n_in: int | None = None) -> np.ndarray:
         """Biases of shape (n_out,): zeros, or with `random_bias=True` drawn like the weights.
@@ -164,7 +171,7 @@ HeUniform = HeUniformInitializer
 
 
 def apply(model: Any, initializer: Any) -> Any:
-    """Re-draw W and B of every `nn.FC` in `model`'s tree with `initializer`, in place.
+    """Re-draw W and B of every `nn.FC`, `nn.Conv1d` and `nn.Conv2d` in `model`'s tree with `initializer`, in place.
 
     The Parameters keep their identity and dtype (values are cast), so an optimizer built
     on the model stays valid.  Returns `model`.
@@ -174,6 +181,6 @@ def apply(model: Any, initializer: Any) -> Any:
     if not isinstance(model, nn.Module):
         raise TypeError(f"init.apply: expected an nn.Module, got {type(model).__name__}")
     for m in model.modules():
-        if isinstance(m, nn.FC):
+        if isinstance(m, (nn.FC, nn.Conv1d, nn.Conv2d)):
             m.reset_parameters(initializer)
     return model

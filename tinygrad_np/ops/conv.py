@@ -36,17 +36,12 @@ def _pad(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndar
     return xp.transpose(0, 3, 1, 2)
 
 
-def _windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-             out: tuple[int, int], writeable: bool = False) -> np.ndarray:
-    """The view (N, C, OH, OW, KH, KW) of every window of xp (N, C, H, W); no copy.
-
-    Windows that do not overlap (stride >= kernel) are a reshape of xp's strides; others
-    share elements, which is why only the former may be written through (`writeable`).
-    """
+def _windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int]) -> np.ndarray:
+    """The read-only view (N, C, OH, OW, KH, KW) of every window of xp (N, C, H, W); no copy."""
     (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out
     s0, s1, s2, s3 = xp.strides
     shape = xp.shape[:2] + (oh, ow, kh, kw)
-    return as_strided(xp, shape, (s0, s1, s2 * sh, s3 * sw, s2, s3), writeable=writeable)
+    return as_strided(xp, shape, (s0, s1, s2 * sh, s3 * sw, s2, s3), writeable=False)
 
 
 def _slices(i: int, j: int, stride: tuple[int, int], out: tuple[int, int]) -> tuple[slice, slice]:
@@ -117,35 +112,34 @@ class Conv1d(Function):
 
 
 # ---- pooling --------------------------------------------------------------------------------
-def _pool_geometry(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                   padding: tuple[int, int]) -> tuple[int, int]:
-    return (out_size(x.shape[2], kernel[0], stride[0], padding[0]),
-            out_size(x.shape[3], kernel[1], stride[1], padding[1]))
+def _pool_windows(ctx, x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                  padding: tuple[int, int], fill: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The windows view of x padded with `fill`, and the kernel offsets in row-major order."""
+    out = (out_size(x.shape[2], kernel[0], stride[0], padding[0]),
+           out_size(x.shape[3], kernel[1], stride[1], padding[1]))
+    ctx.geometry = (x.shape, x.dtype, kernel, stride, padding, out)
+    offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
+    return _windows(_pad(x, padding, fill), kernel, stride, out), offsets
 
 
-def _pool_backward(ctx, window_grad, offset_grad) -> np.ndarray:
-    """dx of a pooling of x (N, C, H, W).
+def _pool_backward(ctx, offset_grad) -> np.ndarray:
+    """dx of a pooling of x (N, C, H, W), from `offset_grad(k)`: the gradient (N, C, OH, OW) that
+    reaches kernel offset k (row-major) of every window.
 
-    Disjoint windows (stride >= kernel) take `window_grad()`, the gradient of every window
-    (N, C, OH, OW, KH, KW), in one assignment through the windows view of dx.  Overlapping
-    ones sum `offset_grad(i, j)`, the gradient (N, C, OH, OW) at kernel offset (i, j), by
-    KH * KW strided slice-adds.
+    Each offset is one strided slice of dx: disjoint windows (stride >= kernel) assign it, and
+    overlapping ones add it (KH * KW slice-adds).
     """
     shape, dtype, kernel, stride, (ph, pw), out = ctx.geometry
     n, c, h, w = shape
-    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dtype)
-    if _disjoint(kernel, stride):
-        _windows(dxp, kernel, stride, out, writeable=True)[...] = window_grad()
-    else:
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                rows, columns = _slices(i, j, stride, out)
-                dxp[:, :, rows, columns] += offset_grad(i, j)
+    dxp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=dtype).transpose(0, 3, 1, 2)  # channels-last
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    for k in range(kernel[0] * kernel[1]):
+        rows, columns = _slices(k // kernel[1], k % kernel[1], stride, out)
+        if disjoint:
+            dxp[:, :, rows, columns] = offset_grad(k)
+        else:
+            dxp[:, :, rows, columns] += offset_grad(k)
     return dxp[:, :, ph:ph + h, pw:pw + w]
-
-
-def _disjoint(kernel: tuple[int, int], stride: tuple[int, int]) -> bool:
-    return stride[0] >= kernel[0] and stride[1] >= kernel[1]
 
 
 class MaxPool2d(Function):
@@ -156,24 +150,20 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding):
-        out = _pool_geometry(x, kernel, stride, padding)
-        win = _windows(_pad(x, padding, -np.inf), kernel, stride, out)
-        flat = win.reshape(win.shape[:4] + (-1,))  # a copy: (N, C, OH, OW, KH*KW)
-        idx = np.argmax(flat, axis=-1)[..., None]
+        win, offsets = _pool_windows(ctx, x, kernel, stride, padding, -np.inf)
+        y = win[..., 0, 0].copy()
+        idx = np.zeros_like(y, dtype=np.min_scalar_type(len(offsets) - 1))  # offset of the first maximum
+        for k, (i, j) in enumerate(offsets[1:], 1):  # a running maximum: no copy of the windows
+            v = win[..., i, j]
+            np.copyto(idx, k, where=np.greater(v, y))  # strictly greater: ties keep the first
+            np.maximum(y, v, out=y)
         ctx.argmax = idx
-        ctx.geometry = (x.shape, x.dtype, kernel, stride, padding, out)
-        return np.take_along_axis(flat, idx, axis=-1)[..., 0]
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        idx = ctx.argmax  # (N, C, OH, OW, 1): the first maximum's offset i * KW + j
-        kh, kw = ctx.geometry[2]
-
-        def window_grad():
-            hit = idx == np.arange(kh * kw)
-            return (hit * grad[..., None]).reshape(grad.shape + (kh, kw))
-
-        return _pool_backward(ctx, window_grad, lambda i, j: np.where(idx[..., 0] == i * kw + j, grad, 0))
+        idx = ctx.argmax
+        return _pool_backward(ctx, lambda k: grad * (idx == k))
 
 
 class AvgPool2d(Function):
@@ -182,18 +172,18 @@ class AvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding):
-        out = _pool_geometry(x, kernel, stride, padding)
-        win = _windows(_pad(x, padding), kernel, stride, out)
-        ctx.geometry = (x.shape, x.dtype, kernel, stride, padding, out)
-        y = np.add.reduce(win, axis=(4, 5))
-        y *= 1.0 / (kernel[0] * kernel[1])  # a Python float: keeps the dtype
+        win, offsets = _pool_windows(ctx, x, kernel, stride, padding, 0.0)
+        y = win[..., 0, 0].copy()
+        for i, j in offsets[1:]:
+            y += win[..., i, j]
+        y *= 1.0 / len(offsets)  # a Python float: keeps the dtype
         return y
 
     @staticmethod
     def backward(ctx, grad):
         kh, kw = ctx.geometry[2]
         g = grad * (1.0 / (kh * kw))
-        return _pool_backward(ctx, lambda: g[..., None, None], lambda i, j: g)
+        return _pool_backward(ctx, lambda k: g)
 
 
 # ---- batch normalisation ----------------------------------------------------------------------
