@@ -1,4 +1,4 @@
-"""`DeepNeuralNetworkClassifier`: the seed's fully connected classifier with a scikit-learn face.
+"""`DeepNeuralNetworkClassifier`: the seed's fully connected classifier (or a small CNN) with a scikit-learn face.
 
     clf = DeepNeuralNetworkClassifier(random_state=0, verbose=True)
     clf.fit(X_train, y_train, X_val, y_val)         # X: (N, n_features) floats, y: labels
@@ -40,7 +40,9 @@ OPTIMIZERS: dict[str, tuple[type, dict[str, Any], float]] = {
     "adam": (optim.Adam, {}, 0.001),
     "adamw": (optim.AdamW, {}, 0.001),
 }
-_EVAL_BATCH = 4096  # rows per forward pass when evaluating whole sets
+_EVAL_BATCH = {"mlp": 4096, "cnn": 500}  # rows per forward pass when evaluating whole sets
+MODELS = ("mlp", "cnn")
+CNN_CHANNELS = (16, 32)  # model="cnn": two 3x3 convolutions (padding 1), each followed by a 2x2 max pool
 _FORMAT = "tinygrad_np.DeepNeuralNetworkClassifier/1"
 
 
@@ -53,9 +55,11 @@ def _is_int(v: Any) -> bool:
 
 
 class DeepNeuralNetworkClassifier:
-    """A fully connected network (FC -> activation, ..., FC -> softmax) trained by mini-batch descent.
+    """A fully connected network (FC -> activation, ..., FC -> softmax), or a small CNN in front of
+    one (model="cnn"), trained by mini-batch descent.
 
-    hidden_layer_sizes: widths of the hidden layers, e.g. (400, 200) for 784-400-200-10.
+    hidden_layer_sizes: widths of the hidden layers, e.g. (400, 200) for 784-400-200-10
+        (with model="cnn": of the fully connected layers after the convolutions).
     activation: "relu" | "tanh" | "sigmoid".
     initializer: "auto" (He for ReLU, Xavier for tanh/sigmoid), "he", "xavier", "simple"
         (Gaussian with sigma 0.01, the seed's), or an initializer instance with
@@ -66,6 +70,11 @@ class DeepNeuralNetworkClassifier:
         adagrad 0.01, adam 0.001, ...), or the factory's own default.
     epochs, batch_size: passes over the training set, and rows per step (the loss is
         the batch mean).
+    model: "mlp", the fully connected network, or "cnn": rows of square one-channel images
+        (MNIST's 784 = 28 x 28) go through conv 3x3 (16 channels) -> activation -> max pool 2
+        -> conv 3x3 (32) -> activation -> max pool 2, then the fully connected layers.
+    batch_norm: batch normalisation before every hidden activation (BatchNorm2d after the
+        convolutions, BatchNorm1d after the hidden FC layers).
     dtype: "float32" or "float64" for weights and computation.
     random_state: int, Generator or None; seeds the weights and the shuffling.
     verbose: progress bar per epoch on a terminal, and an epoch summary line.
@@ -82,7 +91,8 @@ class DeepNeuralNetworkClassifier:
     def __init__(self, hidden_layer_sizes: Any = (400, 200), activation: str = "relu",
                  initializer: Any = "auto", optimizer: Any = "sgd", lr: float | None = None,
                  epochs: int = 10, batch_size: int = 20, dtype: Any = "float32",
-                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = 1) -> None:
+                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = 1,
+                 model: str = "mlp", batch_norm: bool = False) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.initializer = initializer
@@ -94,10 +104,12 @@ class DeepNeuralNetworkClassifier:
         self.random_state = random_state
         self.verbose = verbose
         self.blas_threads = blas_threads
+        self.model = model
+        self.batch_norm = batch_norm
 
     # ---- scikit-learn protocol -----------------------------------------------------------------
     _PARAMS = ("hidden_layer_sizes", "activation", "initializer", "optimizer", "lr", "epochs",
-               "batch_size", "dtype", "random_state", "verbose", "blas_threads")
+               "batch_size", "dtype", "random_state", "verbose", "blas_threads", "model", "batch_norm")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, as given."""
@@ -137,6 +149,10 @@ class DeepNeuralNetworkClassifier:
         if sizes is None or not all(_is_int(n) and n >= 1 for n in sizes):
             raise ValueError(f"hidden_layer_sizes must be a sequence of positive integers, got "
                              f"{self.hidden_layer_sizes!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if not isinstance(self.batch_norm, (bool, np.bool_)):
+            raise ValueError(f"batch_norm must be True or False, got {self.batch_norm!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if isinstance(self.initializer, str):
@@ -240,10 +256,27 @@ class DeepNeuralNetworkClassifier:
         initializer = self._make_initializer(rng, dtype)
         act = ACTIVATIONS[self.activation]
         layers: list[nn.Module] = []
+        if self.model == "cnn":
+            side = int(np.sqrt(n_in))
+            if side * side != n_in or side < 4:
+                raise ValueError(f"model='cnn' needs rows of square one-channel images (a square number of "
+                                 f"features >= 16, like MNIST's 784 = 28 x 28), got {n_in} features")
+            layers.append(nn.Unflatten(1, (1, side, side)))
+            channels = 1
+            for c in CNN_CHANNELS:
+                layers.append(nn.Conv2d(channels, c, 3, padding=1, initializer=initializer))
+                if self.batch_norm:
+                    layers.append(nn.BatchNorm2d(c))
+                layers += [act(), nn.MaxPool2d(2)]
+                channels, side = c, side // 2
+            layers.append(nn.Flatten())
+            n_in = channels * side * side
         dims = (n_in, *sizes, n_out)
         for i, (a, b) in enumerate(zip(dims, dims[1:])):
             layers.append(nn.FC(a, b, initializer=initializer))
             if i < len(dims) - 2:
+                if self.batch_norm:
+                    layers.append(nn.BatchNorm1d(b))
                 layers.append(act())
         return nn.Sequential(*layers).to(dtype)
 
@@ -346,30 +379,33 @@ class DeepNeuralNetworkClassifier:
         bar.close()
         return seconds
 
-    @staticmethod
-    def _logits(model: nn.Sequential, X: np.ndarray) -> np.ndarray:
+    def _logits(self, model: nn.Sequential, X: np.ndarray) -> np.ndarray:
         model.eval()
+        rows = _EVAL_BATCH[self.model]
         with no_grad():
-            return np.concatenate([model(Tensor(X[i:i + _EVAL_BATCH])).data
-                                   for i in range(0, len(X), _EVAL_BATCH)])
+            return np.concatenate([model(Tensor(X[i:i + rows])).data for i in range(0, len(X), rows)])
 
     def _evaluate(self, model: nn.Sequential, X: np.ndarray, y_idx: np.ndarray) -> tuple[float, float]:
         """Mean cross-entropy and accuracy over the whole set, in large batches, without a graph."""
         total, correct = 0.0, 0
         model.eval()
+        rows = _EVAL_BATCH[self.model]
         with no_grad():
-            for i in range(0, len(X), _EVAL_BATCH):
-                logits = model(Tensor(X[i:i + _EVAL_BATCH]))
-                yb = y_idx[i:i + _EVAL_BATCH]
+            for i in range(0, len(X), rows):
+                logits = model(Tensor(X[i:i + rows]))
+                yb = y_idx[i:i + rows]
                 total += float(F.softmax_cross_entropy(logits, yb, reduction="sum").item())
                 correct += int((logits.data.argmax(axis=1) == yb).sum())
         return total / len(X), correct / len(X)
 
     # ---- prediction ----------------------------------------------------------------------------------
+    def _dtype(self) -> np.dtype:
+        return next(self.model_.parameters()).dtype
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (N, n_classes), columns in the order of `classes_`."""
         self._check_fitted()
-        X = self._checked_X(X, self.model_[0].W.dtype, self.n_features_in_)
+        X = self._checked_X(X, self._dtype(), self.n_features_in_)
         logits = self._logits(self.model_, X)
         with no_grad():
             return F.softmax(logits, axis=1).data
@@ -377,13 +413,13 @@ class DeepNeuralNetworkClassifier:
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row, as values of `classes_`."""
         self._check_fitted()
-        X = self._checked_X(X, self.model_[0].W.dtype, self.n_features_in_)
+        X = self._checked_X(X, self._dtype(), self.n_features_in_)
         return self.classes_[self._logits(self.model_, X).argmax(axis=1)]
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy: the fraction of rows whose predicted class equals y (labels or one-hot)."""
         self._check_fitted()
-        X = self._checked_X(X, self.model_[0].W.dtype, self.n_features_in_)
+        X = self._checked_X(X, self._dtype(), self.n_features_in_)
         labels, one_hot = self._checked_y(y, len(X))
         pred = self._logits(self.model_, X).argmax(axis=1)
         if one_hot:
@@ -460,4 +496,4 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-__all__ = ["DeepNeuralNetworkClassifier", "NotFittedError", "ACTIVATIONS", "OPTIMIZERS", "INITIALIZERS"]
+__all__ = ["DeepNeuralNetworkClassifier", "NotFittedError", "ACTIVATIONS", "OPTIMIZERS", "INITIALIZERS", "MODELS"]

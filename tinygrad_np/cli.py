@@ -3,6 +3,7 @@
     python -m tinygrad_np mnist                         # 784-400-200-10 ReLU, ~98% test accuracy
     python -m tinygrad_np mnist --activation tanh --init simple --optimizer adagrad --lr 0.01 --epochs 5
     python -m tinygrad_np mnist --limit 2000 --epochs 1 --plot curves.png
+    python -m tinygrad_np mnist --model cnn             # conv-pool-conv-pool-FC-FC, >= 99% in 5 epochs
     python -m tinygrad_np compare --epochs 5            # the seed's experiments, as a Markdown table
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tinygrad_np.classifier import INITIALIZERS, OPTIMIZERS, DeepNeuralNetworkClassifier
+from tinygrad_np.classifier import CNN_CHANNELS, INITIALIZERS, MODELS, OPTIMIZERS, DeepNeuralNetworkClassifier
 from tinygrad_np.data import train_val_split
 from tinygrad_np.datasets import mnist
 
@@ -92,8 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "printing train loss, val loss, val accuracy and seconds per epoch, then the "
                                    "test accuracy.")
     n = m.add_argument_group("network")
-    n.add_argument("--hidden", type=_positive_int, nargs="*", default=[400, 200], metavar="N",
-                   help="hidden layer widths (default: 400 200); none: softmax regression")
+    n.add_argument("--model", choices=MODELS, default="mlp",
+                   help="mlp: fully connected; cnn: conv 3x3 (16) -> max pool 2 -> conv 3x3 (32) -> max pool 2, "
+                        "then the fully connected layers (default mlp)")
+    n.add_argument("--hidden", type=_positive_int, nargs="*", default=None, metavar="N",
+                   help="hidden fully connected widths (default: 400 200 for mlp, 128 for cnn); none: "
+                        "softmax regression on the inputs (or the convolutions' features)")
+    n.add_argument("--batch-norm", action="store_true", help="batch normalisation before every hidden activation")
     n.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu", help="(default relu)")
     n.add_argument("--init", choices=INITIALIZERS, default="auto",
                    help="weights: auto = He for relu, Xavier otherwise; simple = Gaussian sigma 0.01, "
@@ -136,7 +142,10 @@ def _load(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
     return X, y, X_val, y_val, X_test, y_test
 
 
-def _architecture(n_in: int, hidden: Sequence[int], n_out: int) -> str:
+def _architecture(n_in: int, hidden: Sequence[int], n_out: int, model: str = "mlp") -> str:
+    if model == "cnn":
+        convs = "-".join(f"conv3x3({c})-pool2" for c in CNN_CHANNELS)
+        return f"{n_in}-{convs}-" + "-".join(str(n) for n in (*hidden, n_out))
     return "-".join(str(n) for n in (n_in, *hidden, n_out))
 
 
@@ -175,14 +184,16 @@ def cmd_mnist(args: argparse.Namespace) -> int:
     if args.plot:
         _check_plot_available()
     X, y, X_val, y_val, X_test, y_test = _load(args)
+    hidden = args.hidden if args.hidden is not None else ([128] if args.model == "cnn" else [400, 200])
     clf = DeepNeuralNetworkClassifier(
-        hidden_layer_sizes=tuple(args.hidden), activation=args.activation, initializer=args.init,
+        hidden_layer_sizes=tuple(hidden), activation=args.activation, initializer=args.init,
         optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-        dtype=args.dtype, random_state=args.seed, verbose=not args.quiet, blas_threads=args.threads)
-    arch = _architecture(X.shape[1], args.hidden, 10)
+        dtype=args.dtype, random_state=args.seed, verbose=not args.quiet, blas_threads=args.threads,
+        model=args.model, batch_norm=args.batch_norm)
+    arch = _architecture(X.shape[1], hidden, 10, args.model)
     lr = args.lr if args.lr is not None else OPTIMIZERS[args.optimizer][2]
-    desc = (f"{arch} {args.activation}, init {args.init}, {args.optimizer} lr {lr:g}, "
-            f"batch {args.batch_size}, {args.dtype}")
+    desc = (f"{arch} {args.activation}{' + batch norm' if args.batch_norm else ''}, init {args.init}, "
+            f"{args.optimizer} lr {lr:g}, batch {args.batch_size}, {args.dtype}")
     if not args.quiet:
         val = f", {len(X_val)} validation" if X_val is not None else ""
         print(f"MNIST: {len(X)} training{val}, {len(X_test)} test examples; {desc}", flush=True)
