@@ -8,8 +8,9 @@ Skilled means: activations stay channels-last (N, H, W, C) so each layer's im2co
 runs of channels; a convolution is one copy into the column matrix and one GEMM, its backward
 one GEMM per gradient and 9 strided slice-adds for dx (skipped for the input images); each
 convolution's weights are kept as the (KH*KW*C, F) matrix the GEMM uses; ReLU works in place;
-max pooling is a running maximum over the 4 offsets of each window, with the first maximum's
-offset kept for the backward (PyTorch's choice on ties); SGD updates in place.
+max pooling is the maximum of the 4 offsets' strided views, with the first maximum's offset
+found by unsigned arithmetic (no masked assignment) and kept for the backward (PyTorch's choice
+on ties); SGD updates in place.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from numpy.lib.stride_tricks import as_strided
 CHANNELS = (1, 16, 32)
 HIDDEN = 128
 SIDE = 28
+OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))  # of a 2x2 pooling window, row-major
 
 
 def init_params(dtype, seed=0):
@@ -64,18 +66,22 @@ def _conv_backward(g, cols, Wm, x_shape):
 
 def _pool_forward(x):
     """2x2 max pool of x (N, H, W, C) -> (N, H/2, W/2, C) and the offset (0..3) of each first maximum."""
-    y = x[:, 0::2, 0::2].copy()
-    idx = np.zeros(y.shape, np.uint8)
-    for k, (i, j) in enumerate(((0, 1), (1, 0), (1, 1)), 1):
-        v = x[:, i::2, j::2]
-        np.copyto(idx, k, where=v > y)
-        np.maximum(y, v, out=y)
+    views = [x[:, i::2, j::2] for i, j in OFFSETS]
+    y = np.maximum(views[0], views[1])
+    np.maximum(y, views[2], out=y)
+    np.maximum(y, views[3], out=y)
+    idx = np.zeros(y.shape, np.uint8)   # from the last offset back: idx = k where x_k == max (uint8 wraps)
+    step = np.empty_like(idx)
+    for k in (3, 2, 1, 0):
+        np.subtract(idx, k, out=step, casting="unsafe")
+        step *= views[k] == y
+        idx -= step
     return y, idx
 
 
 def _pool_backward(g, idx, x_shape, dtype):
     dx = np.empty(x_shape, dtype)
-    for k, (i, j) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+    for k, (i, j) in enumerate(OFFSETS):
         np.multiply(g, idx == k, out=dx[:, i::2, j::2])
     return dx
 

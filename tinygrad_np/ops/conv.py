@@ -123,23 +123,27 @@ def _pool_windows(ctx, x: np.ndarray, kernel: tuple[int, int], stride: tuple[int
 
 
 def _pool_backward(ctx, offset_grad) -> np.ndarray:
-    """dx of a pooling of x (N, C, H, W), from `offset_grad(k)`: the gradient (N, C, OH, OW) that
-    reaches kernel offset k (row-major) of every window.
+    """dx of a pooling of x (N, C, H, W), from `offset_grad(k, out)`: the gradient that reaches
+    kernel offset k (row-major) of every window, as (N, OH, OW, C), written into `out` when given.
 
-    Each offset is one strided slice of dx: disjoint windows (stride >= kernel) assign it, and
-    overlapping ones add it (KH * KW slice-adds).
+    Each offset is one strided slice of dx: disjoint windows (stride >= kernel) write it in
+    place, overlapping ones add it (KH * KW slice-adds).  The work is done on channels-last
+    views, the layout of dx and of activations between layers: elementwise loops then run
+    along the channels in memory order, however the upstream gradient is laid out.
     """
     shape, dtype, kernel, stride, (ph, pw), out = ctx.geometry
     n, c, h, w = shape
-    dxp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=dtype).transpose(0, 3, 1, 2)  # channels-last
+    hp, wp = h + 2 * ph, w + 2 * pw
     disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    tiled = stride == kernel and hp == out[0] * kernel[0] and wp == out[1] * kernel[1]  # every element written
+    dxp = (np.empty if tiled else np.zeros)((n, hp, wp, c), dtype=dtype)
     for k in range(kernel[0] * kernel[1]):
         rows, columns = _slices(k // kernel[1], k % kernel[1], stride, out)
         if disjoint:
-            dxp[:, :, rows, columns] = offset_grad(k)
+            offset_grad(k, dxp[:, rows, columns, :])
         else:
-            dxp[:, :, rows, columns] += offset_grad(k)
-    return dxp[:, :, ph:ph + h, pw:pw + w]
+            dxp[:, rows, columns, :] += offset_grad(k, None)
+    return dxp[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
 
 
 class MaxPool2d(Function):
@@ -151,19 +155,27 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding):
         win, offsets = _pool_windows(ctx, x, kernel, stride, padding, -np.inf)
-        y = win[..., 0, 0].copy()
-        idx = np.zeros_like(y, dtype=np.min_scalar_type(len(offsets) - 1))  # offset of the first maximum
-        for k, (i, j) in enumerate(offsets[1:], 1):  # a running maximum: no copy of the windows
-            v = win[..., i, j]
-            np.copyto(idx, k, where=np.greater(v, y))  # strictly greater: ties keep the first
+        views = [win[..., i, j] for i, j in offsets]  # one strided view per kernel offset: no copy
+        # order="K": y keeps the layout of x (channels-last between layers)
+        y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy(order="K")
+        for v in views[2:]:
             np.maximum(y, v, out=y)
+        # The first offset holding the maximum: from the last offset back to the first, idx becomes k
+        # where x equals the maximum, as idx -= (idx - k) * hit in modular unsigned arithmetic
+        # (a masked assignment is ten times slower).  A NaN window keeps offset 0.
+        idx = np.zeros_like(y, dtype=np.min_scalar_type(len(offsets) - 1))
+        step = np.empty_like(idx)
+        for k in range(len(offsets) - 1, -1, -1):
+            np.subtract(idx, k, out=step, casting="unsafe")
+            step *= views[k] == y
+            idx -= step
         ctx.argmax = idx
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        idx = ctx.argmax
-        return _pool_backward(ctx, lambda k: grad * (idx == k))
+        idx, g = ctx.argmax.transpose(0, 2, 3, 1), grad.transpose(0, 2, 3, 1)  # channels-last views
+        return _pool_backward(ctx, lambda k, out: np.multiply(g, idx == k, out=out))
 
 
 class AvgPool2d(Function):
@@ -173,7 +185,7 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding):
         win, offsets = _pool_windows(ctx, x, kernel, stride, padding, 0.0)
-        y = win[..., 0, 0].copy()
+        y = win[..., 0, 0].copy(order="K")  # keeps the layout of x (channels-last between layers)
         for i, j in offsets[1:]:
             y += win[..., i, j]
         y *= 1.0 / len(offsets)  # a Python float: keeps the dtype
@@ -182,8 +194,13 @@ class AvgPool2d(Function):
     @staticmethod
     def backward(ctx, grad):
         kh, kw = ctx.geometry[2]
-        g = grad * (1.0 / (kh * kw))
-        return _pool_backward(ctx, lambda k: g)
+        g = (grad * (1.0 / (kh * kw))).transpose(0, 2, 3, 1)  # channels-last view
+
+        def offset_grad(k, out):
+            if out is None:
+                return g
+            out[...] = g
+        return _pool_backward(ctx, offset_grad)
 
 
 # ---- batch normalisation ----------------------------------------------------------------------
