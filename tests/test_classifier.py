@@ -318,3 +318,11 @@ def test_cnn_needs_square_images_and_known_model_names():
         small(model="rnn").fit(X, y)
     with pytest.raises(ValueError, match="batch_norm must be True or False"):
         small(batch_norm="yes").fit(X, y)
+
+
+def test_lr_decay_multiplies_the_learning_rate_after_every_epoch():
+    X, y = blobs()
+    clf = small(lr=0.1, lr_decay=0.5, epochs=3).fit(X, y)
+    assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
+    with pytest.raises(ValueError, match="lr_decay must be a number in"):
+        small(lr_decay=0).fit(X, y)

@@ -120,10 +120,12 @@ def test_compare_prints_a_markdown_table(capsys):
 
 def test_cnn_on_a_subset(capsys, tmp_path):
     code, out, err = run(capsys, "mnist", "--model", "cnn", "--limit", "1500", "--epochs", "1", "--hidden", "16",
-                         "--batch-norm", "--batch-size", "16", "--optimizer", "adam", "--save", str(tmp_path / "c.npz"))
+                         "--batch-size", "16", "--save", str(tmp_path / "c.npz"))
     assert code == 0, err
     lines = out.strip().splitlines()
-    assert "784-conv3x3(16)-pool2-conv3x3(32)-pool2-16-10 relu + batch norm" in lines[0]
+    # the CNN's defaults: batch norm, Adam, the learning rate halved after every epoch
+    assert "784-conv3x3(16)-pool2-conv3x3(32)-pool2-16-10 relu + batch norm, init auto, adam lr 0.001 x 0.5/epoch" \
+        in lines[0]
     assert lines[1].startswith("epoch 1/1") and lines[2].startswith("test accuracy")
     assert 50 < float(lines[2].split()[2].rstrip("%")) <= 100  # 1200 images, one epoch: far above chance
     clf = DeepNeuralNetworkClassifier.load(tmp_path / "c.npz")

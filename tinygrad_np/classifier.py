@@ -75,6 +75,8 @@ class DeepNeuralNetworkClassifier:
         -> conv 3x3 (32) -> activation -> max pool 2, then the fully connected layers.
     batch_norm: batch normalisation before every hidden activation (BatchNorm2d after the
         convolutions, BatchNorm1d after the hidden FC layers).
+    lr_decay: the learning rate is multiplied by this after every epoch (`optim.StepLR` with
+        step_size=1; 1.0: constant).
     dtype: "float32" or "float64" for weights and computation.
     random_state: int, Generator or None; seeds the weights and the shuffling.
     verbose: progress bar per epoch on a terminal, and an epoch summary line.
@@ -92,7 +94,7 @@ class DeepNeuralNetworkClassifier:
                  initializer: Any = "auto", optimizer: Any = "sgd", lr: float | None = None,
                  epochs: int = 10, batch_size: int = 20, dtype: Any = "float32",
                  random_state: Any = None, verbose: bool = False, blas_threads: int | None = 1,
-                 model: str = "mlp", batch_norm: bool = False) -> None:
+                 model: str = "mlp", batch_norm: bool = False, lr_decay: float = 1.0) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.initializer = initializer
@@ -106,10 +108,12 @@ class DeepNeuralNetworkClassifier:
         self.blas_threads = blas_threads
         self.model = model
         self.batch_norm = batch_norm
+        self.lr_decay = lr_decay
 
     # ---- scikit-learn protocol -----------------------------------------------------------------
     _PARAMS = ("hidden_layer_sizes", "activation", "initializer", "optimizer", "lr", "epochs",
-               "batch_size", "dtype", "random_state", "verbose", "blas_threads", "model", "batch_norm")
+               "batch_size", "dtype", "random_state", "verbose", "blas_threads", "model", "batch_norm",
+               "lr_decay")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, as given."""
@@ -168,6 +172,9 @@ class DeepNeuralNetworkClassifier:
                                  "or pass a factory f(params, lr=...)")
         elif not callable(self.optimizer):
             raise ValueError(f"optimizer must be a name or a callable factory, got {self.optimizer!r}")
+        decay = self.lr_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float, np.floating)) or not 0 < decay <= 1:
+            raise ValueError(f"lr_decay must be a number in (0, 1], got {decay!r}")
         lr = self.lr
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating))
                                or not np.isfinite(lr) or lr <= 0):
@@ -318,11 +325,14 @@ class DeepNeuralNetworkClassifier:
         rng = init.make_rng(self.random_state)
         model = self._build(p["sizes"], X.shape[1], len(classes), dtype, rng)
         opt = self._make_optimizer(list(model.parameters()))
+        schedule = optim.StepLR(opt, step_size=1, gamma=self.lr_decay) if self.lr_decay != 1 else None
         history: dict[str, list[float]] = {k: [] for k in ("loss_train", "accuracy_train", "loss_val",
                                                            "accuracy_val", "epoch_time")}
         batches = MiniBatches(X, y_idx, self.batch_size, shuffle=True, rng=rng)
         for epoch in range(self.epochs):
             seconds = self._train_epoch(model, opt, batches, f"epoch {epoch + 1}/{self.epochs}")
+            if schedule is not None:
+                schedule.step()
             t0 = time.perf_counter()
             loss, acc = self._evaluate(model, X, y_idx)
             history["loss_train"].append(loss)

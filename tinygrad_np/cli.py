@@ -34,6 +34,14 @@ COMPARE = {
 }
 
 
+# `mnist`'s defaults per --model, for the flags left out: the seed's MLP, and a CNN recipe that
+# reaches 99% test accuracy within its 5 epochs.
+MODEL_DEFAULTS = {
+    "mlp": dict(hidden=[400, 200], epochs=10, batch_size=20, optimizer="sgd", lr_decay=1.0, batch_norm=False),
+    "cnn": dict(hidden=[128], epochs=5, batch_size=32, optimizer="adam", lr_decay=0.5, batch_norm=True),
+}
+
+
 class CliError(Exception):
     """A problem to report on one line, with exit status 2."""
 
@@ -58,12 +66,16 @@ def _fraction(text: str) -> float:
     return v
 
 
-def _add_common(p: argparse.ArgumentParser, epochs: int) -> None:
+def _add_common(p: argparse.ArgumentParser, epochs: int, per_model: bool = False) -> None:
+    """The training and data flags; with `per_model`, --epochs and --batch-size default by --model."""
+    cnn = MODEL_DEFAULTS["cnn"]
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=_positive_int, default=epochs,
-                   help=f"passes over the training set (default {epochs})")
-    g.add_argument("--batch-size", type=_positive_int, default=20,
-                   help="examples per step; the loss is their mean (default 20)")
+    g.add_argument("--epochs", type=_positive_int, default=None if per_model else epochs,
+                   help=f"passes over the training set (default {epochs}"
+                        + (f"; {cnn['epochs']} with --model cnn)" if per_model else ")"))
+    g.add_argument("--batch-size", type=_positive_int, default=None if per_model else 20,
+                   help="examples per step; the loss is their mean (default 20"
+                        + (f"; {cnn['batch_size']} with --model cnn)" if per_model else ")"))
     g.add_argument("--seed", type=int, default=0,
                    help="seeds the weights, the shuffling and the validation split (default 0)")
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32",
@@ -99,17 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--hidden", type=_positive_int, nargs="*", default=None, metavar="N",
                    help="hidden fully connected widths (default: 400 200 for mlp, 128 for cnn); none: "
                         "softmax regression on the inputs (or the convolutions' features)")
-    n.add_argument("--batch-norm", action="store_true", help="batch normalisation before every hidden activation")
+    n.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
+                   help="batch normalisation before every hidden activation (default: on for cnn, off for mlp)")
     n.add_argument("--activation", choices=("relu", "tanh", "sigmoid"), default="relu", help="(default relu)")
     n.add_argument("--init", choices=INITIALIZERS, default="auto",
                    help="weights: auto = He for relu, Xavier otherwise; simple = Gaussian sigma 0.01, "
                         "the seed's (default auto)")
-    n.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd",
-                   help="momentum = SGD with momentum 0.9 (default sgd)")
+    n.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=None,
+                   help="momentum = SGD with momentum 0.9 (default sgd; adam with --model cnn)")
     n.add_argument("--lr", type=float, default=None,
                    help="learning rate (default per optimizer: " +
                         ", ".join(f"{k} {v[2]:g}" for k, v in OPTIMIZERS.items()) + ")")
-    _add_common(m, epochs=10)
+    n.add_argument("--lr-decay", type=float, default=None, metavar="G",
+                   help=f"multiply the learning rate by G after every epoch (default 1: constant; "
+                        f"{MODEL_DEFAULTS['cnn']['lr_decay']:g} with --model cnn)")
+    _add_common(m, epochs=10, per_model=True)
     o = m.add_argument_group("output")
     o.add_argument("--save", metavar="PATH",
                    help="write the trained classifier to PATH (.npz; DeepNeuralNetworkClassifier.load)")
@@ -183,17 +199,20 @@ def plot_curves(clf: DeepNeuralNetworkClassifier, path: str, title: str = "") ->
 def cmd_mnist(args: argparse.Namespace) -> int:
     if args.plot:
         _check_plot_available()
+    for name, value in MODEL_DEFAULTS[args.model].items():  # the flags left out
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     X, y, X_val, y_val, X_test, y_test = _load(args)
-    hidden = args.hidden if args.hidden is not None else ([128] if args.model == "cnn" else [400, 200])
     clf = DeepNeuralNetworkClassifier(
-        hidden_layer_sizes=tuple(hidden), activation=args.activation, initializer=args.init,
+        hidden_layer_sizes=tuple(args.hidden), activation=args.activation, initializer=args.init,
         optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
         dtype=args.dtype, random_state=args.seed, verbose=not args.quiet, blas_threads=args.threads,
-        model=args.model, batch_norm=args.batch_norm)
-    arch = _architecture(X.shape[1], hidden, 10, args.model)
+        model=args.model, batch_norm=args.batch_norm, lr_decay=args.lr_decay)
+    arch = _architecture(X.shape[1], args.hidden, 10, args.model)
     lr = args.lr if args.lr is not None else OPTIMIZERS[args.optimizer][2]
     desc = (f"{arch} {args.activation}{' + batch norm' if args.batch_norm else ''}, init {args.init}, "
-            f"{args.optimizer} lr {lr:g}, batch {args.batch_size}, {args.dtype}")
+            f"{args.optimizer} lr {lr:g}{f' x {args.lr_decay:g}/epoch' if args.lr_decay != 1 else ''}, "
+            f"batch {args.batch_size}, {args.dtype}")
     if not args.quiet:
         val = f", {len(X_val)} validation" if X_val is not None else ""
         print(f"MNIST: {len(X)} training{val}, {len(X_test)} test examples; {desc}", flush=True)

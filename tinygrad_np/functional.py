@@ -128,15 +128,15 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
 def _pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints, each >= minimum, as a pair (TypeError / ValueError naming `op`)."""
     items = (value, value) if isinstance(value, (int, np.integer)) else value
-    try:
-        items = tuple(items)
-    except TypeError:
-        items = ()
-    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
+    if not (isinstance(items, (tuple, list)) and len(items) == 2 and _is_int(items[0]) and _is_int(items[1])):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(items) < minimum:
+    if items[0] < minimum or items[1] < minimum:
         raise ValueError(f"{op}: {name} must be {'positive' if minimum else 'non-negative'}, got {value!r}")
     return int(items[0]), int(items[1])
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def _check_window(op: str, x: Tensor, kernel: tuple[int, int], padding: tuple[int, int], what: str) -> None:
