@@ -4,8 +4,8 @@ Layouts are PyTorch's: x (N, C, H, W), W (F, C, KH, KW); convolution is cross-co
 with zero padding; the output side is (side + 2 * padding - kernel) // stride + 1.
 Arguments are checked in `tinygrad_np.functional`; `stride` and `padding` arrive here as pairs.
 
-Convolution is im2col: a strided view of the (padded) input, one copy into the column matrix,
-one GEMM.  The columns are ordered (KH, KW, C) and the output is computed as (N, OH, OW, F)
+Convolution is im2col: a strided view of the input (zero-padded first when asked), one copy
+into the column matrix, one GEMM.  The columns are ordered (KH, KW, C) and the output is computed as (N, OH, OW, F)
 and returned as its (N, F, OH, OW) transposed view: so activations between layers stay
 channels-last in memory, each layer's copy reads runs of channels, and the backward's
 gradient reshapes to a matrix without a copy.  The backward is one GEMM per gradient; dX is
