@@ -81,7 +81,7 @@ class Module:
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)
         self.__dict__["_registered"].pop(name, None)
-        self.__dict__["_buffers"].pop(name, None)
+        self.__dict__.get("_buffers", {}).pop(name, None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -170,7 +170,7 @@ class Module:
         """(dotted name, buffer Tensor) of self and every descendant (None buffers skipped), each once."""
         seen: set[int] = set()
         for mname, m in self.named_modules(prefix):
-            for name in m.__dict__["_buffers"]:
+            for name in m.__dict__.get("_buffers", ()):
                 t = m.__dict__[name]
                 if t is not None and id(t) not in seen:
                     seen.add(id(t))
