@@ -2,13 +2,9 @@
 
 The parameters have the seed MLP's shapes (784x400, 400, 400x200, 200, 200x10, 10).
 Variants are timed interleaved (each repeat runs every variant once, in turn) so that
-machine noise hits them alike; medians and ratios are printed.  The library runs two ways:
-"packed", as in training (the optimizer holds the parameters, gradients and state in one
-array each and the backward pass wrote the gradients into its buffer: one NumPy call per
-operation), and "per parameter" (gradients set by hand as separate arrays, or parameters
-the optimizer could not pack: one call per operation and parameter).  For AdaGrad, the
-hottest case, several formulations are compared (and torch.optim.Adagrad if torch is
-installed, for reference only).
+machine noise hits them alike; medians and ratios are printed.  For AdaGrad, the hottest
+case, several formulations are compared (and torch.optim.Adagrad if torch is installed,
+for reference only).
 
     python benchmarks/bench_optim.py            # full size
     python benchmarks/bench_optim.py --quick    # toy size smoke run (--no-torch: skip torch)
@@ -26,7 +22,6 @@ from typing import Callable
 import numpy as np
 
 from tinygrad_np import Parameter, optim
-from tinygrad_np.tensor import EXACT_REFCOUNTS
 
 SEED_SHAPES = [(784, 400), (400,), (400, 200), (200,), (200, 10), (10,)]
 TOY_SHAPES = [(20, 10), (10,), (10, 3), (3,)]
@@ -140,25 +135,13 @@ def torch_adagrad(P, G):
 
 
 # ---- harness ------------------------------------------------------------------------------------------
-def library(make_opt: Callable[[list[Parameter]], optim.Optimizer], packed: bool = False):
-    """The optimizer's step on Parameters holding the arrays P with gradients G.
-
-    Not `packed`: the caller holds P too, so the optimizer leaves them unpacked.  `packed`:
-    the Parameters get copies, which the optimizer packs; P's entries are then replaced by
-    the live (packed) arrays, so that P shows the trained weights either way.
-    """
+def library(make_opt: Callable[[list[Parameter]], optim.Optimizer]):
+    """The optimizer's step on Parameters holding the arrays P (updated in place) with gradients G."""
     def build(P, G):
-        ps = [Parameter(p.copy() if packed else p) for p in P]
+        ps = [Parameter(p) for p in P]
         opt = make_opt(ps)
-        P[:] = [p.data for p in ps]
         for p, g in zip(ps, G):
-            slot = p._grad_slot  # where the backward pass writes the gradient (Function.grad_buffer)
-            if slot is not None:
-                view = slot[0].views[slot[1]]
-                np.copyto(view, g)
-                p.grad = view
-            else:
-                p.grad = g
+            p.grad = g
         return opt.step
     return build
 
@@ -177,8 +160,7 @@ ADAGRAD_VARIANTS = [
     ("scratch, 7 passes (library rule)", adagrad_inplace),
     ("scratch, lr/(sqrt+eps) then *g", functools.partial(adagrad_inplace, lr_first=True)),
     ("sqrt-sum state via hypot, 5 passes", functools.partial(adagrad_inplace, hypot=True)),
-    ("library optim.AdaGrad, per parameter", library(lambda ps: optim.AdaGrad(ps, lr=LR))),
-    ("library optim.AdaGrad, packed", library(lambda ps: optim.AdaGrad(ps, lr=LR), packed=True)),
+    ("library optim.AdaGrad", library(lambda ps: optim.AdaGrad(ps, lr=LR))),
     ("torch.optim.Adagrad (reference)", torch_adagrad),
 ]
 
@@ -217,21 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(math.prod(s) for s in shapes)
     print(f"optimizer step on {len(shapes)} params, {n:,} weights {shapes}; "
           f"median of {repeats} interleaved repeats x {number} steps; NumPy {np.__version__}")
-    if not EXACT_REFCOUNTS:
-        print("this Python has no exact reference counts: optimizers do not pack, the packed column "
-              "runs parameter by parameter")
-    print(f"{'optimizer':<18} {'dtype':<8} {'packed us':>10} {'per-param us':>13} {'hand us':>9} "
-          f"{'packed/hand':>12} {'per-param/hand':>15}")
+    print(f"{'optimizer':<18} {'dtype':<8} {'library us':>11} {'hand us':>9} {'library/hand':>13}")
     for dtype in (np.float32, np.float64):
         for name, make_opt, hand in CASES:
             P1, G1 = arrays(shapes, dtype)
             P2, G2 = arrays(shapes, dtype)
-            P3, G3 = arrays(shapes, dtype)
-            med = time_interleaved({"packed": library(make_opt, packed=True)(P1, G1),
-                                    "param": library(make_opt)(P2, G2), "hand": hand(P3, G3)}, repeats, number)
-            assert all(p.dtype == dtype for p in P2), "library step changed the dtype"
-            print(f"{name:<18} {np.dtype(dtype).name:<8} {med['packed'] * 1e6:>10.1f} {med['param'] * 1e6:>13.1f} "
-                  f"{med['hand'] * 1e6:>9.1f} {med['packed'] / med['hand']:>12.2f} {med['param'] / med['hand']:>15.2f}")
+            med = time_interleaved({"library": library(make_opt)(P1, G1), "hand": hand(P2, G2)}, repeats, number)
+            assert all(p.dtype == dtype for p in P1), "library step changed the dtype"
+            print(f"{name:<18} {np.dtype(dtype).name:<8} {med['library'] * 1e6:>11.1f} {med['hand'] * 1e6:>9.1f} "
+                  f"{med['library'] / med['hand']:>13.2f}")
     print("\nAdaGrad formulations (ratio to the hand-written naive update):")
     for dtype in (np.float32, np.float64):
         steps = {}

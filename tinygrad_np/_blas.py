@@ -1,34 +1,25 @@
-"""The OpenBLAS that NumPy loaded, reached directly for two things NumPy does not expose.
+"""`axpy` (y += alpha * x) through the OpenBLAS NumPy loaded: one pass over memory where NumPy
+needs two (`alpha * x` into a scratch array, then `y +=`).  Every optimizer ends with such an
+update (`p -= lr * step`), and at batch 20 one pass over the weights is a sizeable part of a
+training step.
 
-1. Its thread pool.  At batch 20 a layer's matmul is ~20 x 784 x 400: far too small to
-   split across threads.  OpenBLAS splits it anyway, and on a machine whose cores are busy
-   its threads wait on each other: measured on a shared 2-core machine, a 784-400-200-10
-   step took 14 ms with the default pool against 0.8 ms with one thread.  `blas_threads(1)`
-   sets the pool of every OpenBLAS mapped into the process (found in /proc/self/maps, as
-   threadpoolctl does) and restores it on exit.
-2. `axpy` (y += alpha * x): one pass over memory where NumPy needs two (`alpha * x` into a
-   scratch array, then `y +=`).  Every optimizer ends with such an update, and at batch 20
-   one pass over the weights is a sizeable part of a training step.  The kernel is checked
-   against NumPy once before it is used.
-
-Where OpenBLAS is not found (another BLAS, another OS) both fall back to plain NumPy.
+The kernel is looked up in the OpenBLAS mapped into this process (/proc/self/maps) and
+checked against NumPy on a small array before its first use; where none is found or the
+check fails (another BLAS, another OS), `axpy` takes the NumPy path.  `kernel_found()`
+says which.
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-_NAMES = [(f"{p}_get_num_threads{s}", f"{p}_set_num_threads{s}")
-          for p in ("openblas", "scipy_openblas") for s in ("", "64_", "_64_")]
 _AXPY_PREFIXES = ("scipy_cblas_", "cblas_")
 _AXPY_SUFFIXES = ("64_", "_64", "")
 # Below this size the ctypes call costs more than NumPy's second pass.
 _AXPY_MIN_SIZE = 8192
 
-_libs: list[tuple[Any, Any]] | None = None  # (get_num_threads, set_num_threads) per library
 _axpy_kernels: dict[np.dtype, Any] | None = None  # dtype -> cblas ?axpy
 _axpy_max_size = 2**31 - 1  # an LP64 build (no "64" in the symbol) takes 32-bit sizes
 
@@ -46,20 +37,6 @@ def _load(path: str) -> Any:
         return ctypes.CDLL(path)
     except OSError:
         return None
-
-
-def _openblas_libs() -> list[tuple[Any, Any]]:
-    """The (getter, setter) pair of every OpenBLAS mapped into this process."""
-    global _libs
-    if _libs is not None:
-        return _libs
-    _libs = []
-    for lib in filter(None, map(_load, _openblas_paths())):
-        for get, set_ in _NAMES:
-            if hasattr(lib, get) and hasattr(lib, set_):
-                _libs.append((getattr(lib, get), getattr(lib, set_)))
-                break
-    return _libs
 
 
 def _find_axpy() -> dict[np.dtype, Any]:
@@ -121,25 +98,9 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray | None 
     np.add(y, np.multiply(x, alpha, out=scratch), out=y)
 
 
-def get_threads() -> list[int]:
-    """The thread count of each OpenBLAS found (empty if none)."""
-    return [int(get()) for get, _ in _openblas_libs()]
-
-
-def _set(counts: list[int]) -> None:
-    for (_, set_), n in zip(_openblas_libs(), counts):
-        set_(ctypes.c_int(int(n)))
-
-
-@contextlib.contextmanager
-def blas_threads(n: int | None) -> Iterator[None]:
-    """Run the body with at most `n` OpenBLAS threads (None: leave the pool alone)."""
-    before = get_threads() if n is not None else []
-    if all(b <= n for b in before):  # nothing to limit (or no OpenBLAS found)
-        yield
-        return
-    _set([min(b, n) for b in before])
-    try:
-        yield
-    finally:
-        _set(before)
+def kernel_found(dtype: Any) -> bool:
+    """Whether `axpy` on large arrays of `dtype` runs the verified BLAS kernel (else NumPy)."""
+    global _axpy_kernels
+    if _axpy_kernels is None:
+        _axpy_kernels = _find_axpy()
+    return np.dtype(dtype) in _axpy_kernels

@@ -8,8 +8,11 @@ than the same step on preallocated buffers, and batch 20 float64 ~8% slower.  Ra
 mmap threshold to glibc's own dynamic ceiling (32 MiB) and the trim threshold to 128 MiB
 makes those blocks come back from the heap, as a skilled hand-written loop keeps its buffers.
 
-Applied once at import, on glibc only, and not when the user set MALLOC_MMAP_THRESHOLD_ /
-MALLOC_TRIM_THRESHOLD_ or glibc.malloc tunables (their choice wins) or TINYGRAD_NP_MALLOC=default.
+Process-wide, so never applied by importing the package: the command-line application calls
+`tune_malloc()` at start, and a program of your own may call `tinygrad_np.tune_malloc()`
+(the cost: freed memory stays with the process, up to the trim threshold).  glibc only; it
+does nothing when MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ or glibc.malloc tunables are
+set (their choice wins) or TINYGRAD_NP_MALLOC=default.
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ TRIM_THRESHOLD = 128 * 1024 * 1024
 
 
 def tune_malloc() -> bool:
-    """Set glibc's mmap and trim thresholds; return True if they were set."""
+    """Raise glibc's mmap threshold to 32 MiB and trim threshold to 128 MiB for this process,
+    so a training step's freed arrays are reused by the next; return True if they were set."""
     if os.environ.get("TINYGRAD_NP_MALLOC") == "default":
         return False
     if ("MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ

@@ -6,33 +6,38 @@
 """
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
 
 from tinygrad_np import ops
-from tinygrad_np.tensor import EXACT_REFCOUNTS, Tensor
+from tinygrad_np.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # by itemsize
 
 
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+def _tensor(x: Any, op: str) -> Tensor:
+    """x as a Tensor; a value that cannot be one raises TypeError naming `op`."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(x)
+    except TypeError as e:
+        raise TypeError(f"{op}: {str(e).removeprefix('Tensor: ')}") from None
 
 
-def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
-    """x @ W + b.  x: (..., n_in), W: (n_in, n_out), b: (n_out,) or None -> (..., n_out).
+def linear(x: Any, W: Tensor, b: Tensor | None = None, activation: str | None = None) -> Tensor:
+    """activation(x @ W + b), as one graph node.
 
+    x: (..., n_in), W: (n_in, n_out), b: (n_out,) or None -> (..., n_out).  activation:
+    None, "relu", "tanh" or "sigmoid", applied in place on the op's own output (so
+    `linear(x, W, b, "relu")` costs one array where `relu(linear(x, W, b))` costs two).
     The backward computes dW and db, and dx only when x requires grad.
     """
-    if not isinstance(x, Tensor):
-        x = Tensor(x)
-    if not isinstance(W, Tensor):
-        W = Tensor(W)
-    if b is not None and not isinstance(b, Tensor):
-        b = Tensor(b)
+    x, W = _tensor(x, "linear"), _tensor(W, "linear")
+    if b is not None:
+        b = _tensor(b, "linear")
     xs, ws = x._data.shape, W._data.shape
     if len(ws) != 2 or not xs or xs[-1] != ws[0]:
         raise ValueError(f"linear: x of shape {x.shape} does not match W of shape {W.shape} "
@@ -40,51 +45,48 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None) -> Tensor:
     if b is not None and b._data.shape != (ws[1],):
         raise ValueError(f"linear: bias of shape {b.shape} does not match W of shape {W.shape} "
                          f"(need ({W.shape[1]},))")
-    return ops.Linear.apply(x, W, b)
+    if activation is not None and activation not in ops.LINEAR_ACTIVATIONS:
+        raise ValueError(f"linear: activation must be None or one of {tuple(ops.LINEAR_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+    return ops.Linear.apply(x, W, b, activation=activation)
 
 
-def _temporary(x: Any) -> np.ndarray | None:
-    """x's array if x is a Tensor that only the calling function refers to, whose array owns
-    its memory (not a view of someone's array) and is referenced by nothing but x (no op saved
-    it, no view of it exists): then an elementwise op may overwrite it, as NumPy does with
-    temporaries in `a + b + c`.  Else None.
-    """
-    # References to x: the caller's argument, this function's argument, getrefcount's argument.
-    if EXACT_REFCOUNTS and type(x) is Tensor and sys.getrefcount(x) == 3:
-        d = x._data
-        # References to d: x._data, the name d, getrefcount's argument.
-        if d.base is None and d.flags.writeable and sys.getrefcount(d) == 3:
-            return d
-    return None
+def _target_array(target: Any, op: str) -> np.ndarray:
+    """A loss target as an array: labels stay integers (a list of ints too), values real."""
+    try:
+        t = np.asarray(target)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{op}: cannot convert the target ({type(target).__name__}) to an array: {e}") from None
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: the target must be real numbers, got dtype {t.dtype}")
+    return t
 
 
 def relu(x: Any) -> Tensor:
     """max(x, 0), elementwise.  The gradient at exactly 0 is 0 (as in PyTorch)."""
-    out = _temporary(x)
-    return ops.ReLU.apply(_tensor(x), out=out)
+    return ops.ReLU.apply(_tensor(x, "relu"))
 
 
 def tanh(x: Any) -> Tensor:
     """Hyperbolic tangent, elementwise."""
-    out = _temporary(x)
-    return ops.Tanh.apply(_tensor(x), out=out)
+    return ops.Tanh.apply(_tensor(x, "tanh"))
 
 
 def sigmoid(x: Any) -> Tensor:
     """1 / (1 + exp(-x)), elementwise, finite for any finite x."""
-    return ops.Sigmoid.apply(_tensor(x))
+    return ops.Sigmoid.apply(_tensor(x, "sigmoid"))
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, computed max-subtracted. Same shape as x."""
-    x = _tensor(x)
+    x = _tensor(x, "softmax")
     (axis,) = ops.normalize_axis(axis, x.ndim, "softmax")
     return ops.Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, computed max-subtracted. Same shape as x."""
-    x = _tensor(x)
+    x = _tensor(x, "log_softmax")
     (axis,) = ops.normalize_axis(axis, x.ndim, "log_softmax")
     return ops.LogSoftmax.apply(x, axis=axis)
 
@@ -96,13 +98,13 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
     class probabilities / one-hot rows of shape (N, C).  reduction: "mean" (over N,
     returns a 0-d tensor), "sum", or "none" (returns the N per-example losses).
     """
-    logits = _tensor(logits)
+    logits = _tensor(logits, "softmax_cross_entropy")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if logits.ndim != 2:
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C), got {logits.shape}")
     n, c = logits.shape
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target.data if isinstance(target, Tensor) else _target_array(target, "softmax_cross_entropy")
     if t.ndim == 1:
         if t.dtype.kind not in "iu":
             raise ValueError(f"softmax_cross_entropy: class labels must have an integer dtype, got {t.dtype} "
@@ -166,7 +168,8 @@ def _check_conv(op: str, x: Tensor, W: Tensor, b: Tensor | None, layout: str) ->
 def conv1d(x: Any, W: Any, b: Any = None, stride: int = 1, padding: int = 0) -> Tensor:
     """1-D cross-correlation, as `torch.nn.functional.conv1d`: x (N, C, L), W (F, C, K), b (F,) or None
     -> (N, F, L_out) with L_out = (L + 2 * padding - K) // stride + 1 (zero padding)."""
-    x, W, b = _tensor(x), _tensor(W), None if b is None else _tensor(b)
+    x, W = _tensor(x, "conv1d"), _tensor(W, "conv1d")
+    b = None if b is None else _tensor(b, "conv1d")
     (stride,) = set(_pair(stride, "stride", "conv1d", 1))  # an int only
     (padding,) = set(_pair(padding, "padding", "conv1d", 0))
     _check_conv("conv1d", x, W, b, "N, C, L")
@@ -182,7 +185,8 @@ def conv2d(x: Any, W: Any, b: Any = None, stride: int | tuple[int, int] = 1,
     stride and padding: an int or a (height, width) pair; padding is with zeros.  The backward
     computes dx only when x requires grad.
     """
-    x, W, b = _tensor(x), _tensor(W), None if b is None else _tensor(b)
+    x, W = _tensor(x, "conv2d"), _tensor(W, "conv2d")
+    b = None if b is None else _tensor(b, "conv2d")
     stride = _pair(stride, "stride", "conv2d", 1)
     padding = _pair(padding, "padding", "conv2d", 0)
     _check_conv("conv2d", x, W, b, "N, C, H, W")
@@ -209,7 +213,7 @@ def max_pool2d(x: Any, kernel_size: int | tuple[int, int], stride: int | tuple[i
     stride defaults to kernel_size; padding (at most half the kernel) never wins the maximum.
     The gradient goes to the first maximum of each window, as in PyTorch.
     """
-    x = _tensor(x)
+    x = _tensor(x, "max_pool2d")
     return ops.MaxPool2d.apply(x, **_pool_args("max_pool2d", x, kernel_size, stride, padding))
 
 
@@ -217,7 +221,7 @@ def avg_pool2d(x: Any, kernel_size: int | tuple[int, int], stride: int | tuple[i
                padding: int | tuple[int, int] = 0) -> Tensor:
     """Mean over windows, as `torch.nn.functional.avg_pool2d` (count_include_pad=True: padding counts
     as zeros): x (N, C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size."""
-    x = _tensor(x)
+    x = _tensor(x, "avg_pool2d")
     return ops.AvgPool2d.apply(x, **_pool_args("avg_pool2d", x, kernel_size, stride, padding))
 
 
@@ -242,11 +246,11 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None, 
     the unbiased variance: r = (1 - momentum) * r + momentum * statistic.  Not in training,
     the running estimates normalise.  weight and bias (C,) scale and shift (None: 1 and 0).
     """
-    x = _tensor(x)
+    x = _tensor(x, "batch_norm")
     if x.ndim not in (2, 3, 4):
         raise ValueError(f"batch_norm: x must be (N, C), (N, C, L) or (N, C, H, W), got shape {x.shape}")
     c = x.shape[1]
-    weight, bias = (None if t is None else _tensor(t) for t in (weight, bias))
+    weight, bias = (None if t is None else _tensor(t, "batch_norm") for t in (weight, bias))
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (c,):
             raise ValueError(f"batch_norm: {name} of shape {t.shape} does not match the {c} channels of x "

@@ -2,8 +2,6 @@
 
 This is the seed's protocol: `nn.FC` asks its initializer for W of shape (n_in, n_out)
 and B of shape (n_out,).  Any object with those two methods works as an initializer.
-`nn.Conv1d` / `nn.Conv2d` ask for `weight(shape, fan_in, fan_out)`, which these classes
-add, and fall back to `W(fan_in, out)` reshaped for objects with only the two methods.
 
     fc = nn.FC(784, 400, initializer=init.HeInitializer(rng=0))
     init.apply(model, init.XavierInitializer(rng=1))   # re-draw every FC of a model
@@ -83,14 +81,9 @@ class Initializer:
 
     def W(self, n_in: int, n_out: int) -> np.ndarray:
         """Weights of shape (n_in, n_out)."""
-        return self.weight((n_in, n_out), n_in, n_out)
-
-    def weight(self, shape: tuple[int, ...], fan_in: int, fan_out: int) -> np.ndarray:
-        """Weights of any `shape`, spread by `scale(fan_in, fan_out)`: for a convolution's W
-        (out, in, *kernel), fan_in = in * kernel area and fan_out = out * kernel area (as PyTorch)."""
-        _check_dims(fan_in, fan_out, *shape)
-        self._last_fan = (int(fan_in), int(fan_out))
-        return self._draw(tuple(int(n) for n in shape), float(self.scale(fan_in, fan_out)))
+        _check_dims(n_in, n_out)
+        self._last_fan = (int(n_in), int(n_out))
+        return self._draw((int(n_in), int(n_out)), float(self.scale(n_in, n_out)))
 
     def B(self, n_out: int, n_in: int | None = None) -> np.ndarray:
         """Biases of shape (n_out,): zeros, or with `random_bias=True` drawn like the weights.
@@ -171,16 +164,17 @@ HeUniform = HeUniformInitializer
 
 
 def apply(model: Any, initializer: Any) -> Any:
-    """Re-draw W and B of every `nn.FC`, `nn.Conv1d` and `nn.Conv2d` in `model`'s tree with `initializer`, in place.
+    """Re-draw the weights of every layer in `model`'s tree that has `reset_parameters`
+    (`nn.FC` and the other weight layers) with `initializer`, in place.
 
     The Parameters keep their identity and dtype (values are cast), so an optimizer built
     on the model stays valid.  Returns `model`.
     """
-    from tinygrad_np import nn  # nn imports this module
-
-    if not isinstance(model, nn.Module):
+    modules = getattr(model, "modules", None)
+    if not callable(modules):
         raise TypeError(f"init.apply: expected an nn.Module, got {type(model).__name__}")
-    for m in model.modules():
-        if isinstance(m, (nn.FC, nn.Conv1d, nn.Conv2d)):
-            m.reset_parameters(initializer)
+    for m in modules():
+        reset = getattr(m, "reset_parameters", None)
+        if callable(reset):
+            reset(initializer)
     return model

@@ -3,71 +3,136 @@
 This module knows no op by name.  It records which `Function` produced each tensor,
 orders the graph iteratively, sums broadcast gradients back to each input's shape,
 accumulates into leaf gradients and frees saved arrays after a backward pass.
-`GradBuffer` lets an optimizer receive its parameters' gradients in one array.
+Grad mode (`no_grad`, `enable_grad`, `set_grad_enabled`) is per thread, as in PyTorch.
 The ops themselves live in `tinygrad_np.ops`, one small class each.
 """
 from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
+import threading
 from heapq import heappop, heappush
 from typing import Any, Sequence
 
 import numpy as np
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_grad_enabled = True
 _next_index = itertools.count().__next__  # creation order of recorded ops (see Tensor.backward)
-# Whether sys.getrefcount tells exactly who holds an object, which the fast paths that reuse
-# memory rely on (GradBuffer, optimizers packing parameters, activations on temporaries):
-# true on CPython 3.11-3.13 with the GIL.  3.10 keeps extra references on the caller's stack
-# (the fast paths would never apply); 3.14 may push borrowed, uncounted references (they could
-# apply wrongly); so elsewhere they are off and everything takes the plain path.
-EXACT_REFCOUNTS = (sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] < (3, 14)
-                   and getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
-def as_array(data: Any) -> np.ndarray:
+class _GradMode(threading.local):
+    enabled = True  # every thread starts with grad recording on, as in PyTorch
+
+
+_grad_mode = _GradMode()
+
+
+def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert `data` to the array a Tensor holds.
 
-    float32/float64 arrays and NumPy scalars keep their dtype (arrays are not
-    copied); ints, bools, lists and Python numbers become float32.
+    With `dtype` None: float32/float64 arrays and NumPy scalars keep their dtype (arrays
+    are not copied), and so do NumPy integer and bool arrays (class labels stay labels);
+    Python numbers and lists, and float16, become float32.  With a `dtype`, the data is
+    converted to it.  Complex, string and object data raise TypeError.
     """
-    if isinstance(data, np.ndarray) and data.dtype in _FLOATS:
-        return data
-    if isinstance(data, np.generic) and data.dtype in _FLOATS:
+    if dtype is None and isinstance(data, (np.ndarray, np.generic)) and data.dtype in _FLOATS:
         return np.asarray(data)
     try:
-        arr = np.asarray(data)
+        arr = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as e:
         raise TypeError(f"Tensor: cannot convert {type(data).__name__} to a numeric array: {e}") from None
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"Tensor: data must be numeric (bool, int or float), got dtype {arr.dtype} "
+        raise TypeError(f"Tensor: data must be real numbers (bool, int or float), got dtype {arr.dtype} "
                         f"from {type(data).__name__}")
-    return arr.astype(np.float32)
+    if dtype is None and (arr.dtype.kind == "f" or not isinstance(data, (np.ndarray, np.generic))):
+        return arr.astype(np.float32)
+    return arr
+
+
+def operand(other: Any, like: Tensor, op: str) -> Any:
+    """`other` as the second operand of `like` in a binary op, with PyTorch's promotion.
+
+    Tensors pass unchanged.  With a float Tensor, weak operands (Python numbers, NumPy
+    scalars, 0-d arrays, lists) adopt its dtype, so float32 stays float32; arrays promote
+    as in NumPy (a float64 array gives float64), except that an integer or bool array
+    adopts the Tensor's dtype.  With an integer Tensor, operands follow NumPy.  Complex,
+    string and object operands raise TypeError naming `op`.
+    """
+    if isinstance(other, Tensor):
+        return other
+    try:
+        arr = np.asarray(other)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: cannot combine a {like.dtype} Tensor with {type(other).__name__}"
+                        f"{'' if arr is None else f' of dtype {arr.dtype}'} (operands must be real numbers, "
+                        f"real arrays or Tensors)")
+    own = like._data.dtype
+    if isinstance(other, np.ndarray) and other.ndim:
+        return other.astype(own) if own.kind == "f" and arr.dtype.kind != "f" else other
+    return arr.astype(own) if own.kind == "f" else arr
 
 
 class no_grad(contextlib.ContextDecorator):
-    """Context manager and decorator: inside it no op is recorded and results do not require grad."""
+    """Context manager and decorator: inside it no op is recorded in this thread, and results
+    do not require grad.  Other threads keep their own mode, as in PyTorch."""
+
+    _mode = False
 
     def __init__(self) -> None:
-        # A stack, not one saved flag: a decorated function re-enters the same instance when it recurses.
-        self._prev: list[bool] = []
+        self._prev: list[bool] = []  # a stack: the same instance may be entered again while inside it
+        self._set_by_call = False
+
+    def _recreate_cm(self) -> no_grad:
+        # Each call of a decorated function gets its own context, so threads never share a stack.
+        cm = object.__new__(type(self))
+        cm._prev, cm._set_by_call, cm._mode = [], False, self._mode
+        return cm
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev.append(_grad_enabled)
-        _grad_enabled = False
+        if self._set_by_call:  # set_grad_enabled(m) already switched and saved the mode
+            self._set_by_call = False
+            return
+        self._prev.append(_grad_mode.enabled)
+        _grad_mode.enabled = self._mode
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._prev.pop()
+        _grad_mode.enabled = self._prev.pop()
+
+
+class enable_grad(no_grad):
+    """Context manager and decorator: record ops inside it in this thread, even within `no_grad`."""
+
+    _mode = True
+
+
+class set_grad_enabled(no_grad):
+    """Set grad recording for this thread, as `torch.set_grad_enabled`: the call itself switches
+    the mode; used as a context manager it restores the previous mode on exit, and as a decorator
+    it sets the mode only while the function runs.
+
+        set_grad_enabled(False)             # from now on, in this thread
+        with set_grad_enabled(is_train): ...
+    """
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self._mode = bool(mode)
+        self._prev.append(_grad_mode.enabled)
+        _grad_mode.enabled = self._mode
+        self._set_by_call = True
+
+    def __call__(self, fn: Any) -> Any:
+        if self._set_by_call:  # decorating: undo the call's switch; each call of fn switches instead
+            _grad_mode.enabled = self._prev.pop()
+            self._set_by_call = False
+        return super().__call__(fn)
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside `no_grad()`."""
-    return _grad_enabled
+    """Whether ops are recorded in the current thread (False inside `no_grad()`)."""
+    return _grad_mode.enabled
 
 
 class Function:
@@ -117,17 +182,6 @@ class Function:
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays
 
-    def grad_buffer(self, i: int, dtype: np.dtype) -> np.ndarray | None:
-        """An array `backward` may write input i's gradient into (with `out=`), or None.
-
-        Offered only for a Parameter whose optimizer keeps its gradients in one preallocated
-        array (see `GradBuffer`), when the gradient will be of `dtype` and nothing else holds
-        the array (not `.grad`, not an earlier consumer of the same Parameter in this pass,
-        not the caller).  Returning it from `backward` makes it the Parameter's `.grad`
-        without a copy.
-        """
-        return _free_grad_view(self.parents[i], dtype)
-
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run `forward` on the arrays of `args` and record the op if any input requires grad."""
@@ -143,15 +197,16 @@ class Function:
                 needs.append(False)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
-        except ValueError as e:
+        except (ValueError, IndexError, TypeError) as e:  # NumPy's words, with the op's name and the shapes
             shapes = " and ".join(str(np.shape(a)) for a in raw if isinstance(a, np.ndarray))
             name = cls.__name__.lower()
             msg = str(e).removeprefix(f"{name}: ")
-            raise ValueError(f"{name}: {msg} (input shapes {shapes})") from None
+            kind = next(k for k in (ValueError, IndexError, TypeError) if isinstance(e, k))  # AxisError: ValueError
+            raise kind(f"{name}: {msg} (input shapes {shapes})") from None
         t = _new_tensor(Tensor)
         t._data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = None
-        if _grad_enabled and True in needs:
+        if True in needs and _grad_mode.enabled:
             ctx.parents = args
             ctx.needs_input_grad = tuple(needs)
             ctx._creation_index = _next_index()
@@ -163,57 +218,8 @@ class Function:
         return t
 
 
-def views_into(flat: np.ndarray, tensors: Sequence[Tensor]) -> list[np.ndarray]:
-    """Consecutive views of the 1-D array `flat`, one of each tensor's shape, in order."""
-    views, start = [], 0
-    for t in tensors:
-        n = t._data.size
-        views.append(flat[start:start + n].reshape(t._data.shape))
-        start += n
-    return views
-
-
-class GradBuffer:
-    """One contiguous array holding the gradients of several Parameters, one view each.
-
-    An optimizer makes one per group and dtype, so that its update reads every gradient
-    in a single NumPy call per operation.  The backward pass writes a Parameter's gradient
-    straight into its view (see `Function.grad_buffer`) and stores that view as `.grad`.
-    A view is handed out again only when nothing but this object refers to it or to any
-    part of the array (CPython reference counts), so a `.grad` kept by the caller from an
-    earlier step is never overwritten.
-    """
-
-    def __init__(self, params: Sequence[Parameter], dtype: np.dtype) -> None:
-        self.array = np.empty(sum(p._data.size for p in params), dtype)
-        self.views = views_into(self.array, params)
-        self._free_refs = len(self.views) + 2  # self.array, each view's base, getrefcount's argument
-        for i, p in enumerate(params):
-            p._grad_slot = (self, i)
-
-    def take(self, i: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
-        """View i if it has `shape` and `dtype` and nothing else refers to it or to the array, else None."""
-        if not EXACT_REFCOUNTS:
-            return None
-        v = self.views[i]
-        # Free: v is held by self.views (+ the name v, + getrefcount's argument), and no view
-        # of the array exists beyond self.views.
-        if sys.getrefcount(v) != 3 or sys.getrefcount(self.array) != self._free_refs:
-            return None
-        return v if v.dtype == dtype and v.shape == shape else None
-
-
-def _free_grad_view(t: Any, dtype: np.dtype) -> np.ndarray | None:
-    """The GradBuffer view of Parameter `t` if a gradient of `dtype` may be written into it now."""
-    slot = t._grad_slot if isinstance(t, Tensor) else None
-    if slot is None or t._data.dtype != dtype:
-        return None
-    return slot[0].take(slot[1], t._data.shape, dtype)
-
-
 def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
-    """Sum `grad` over the axes along which `parent` was broadcast (into its GradBuffer view
-    when it has a free one, as for `x @ W + b`'s bias)."""
+    """Sum `grad` over the axes along which `parent` was broadcast."""
     shape = parent._data.shape
     lead = grad.ndim - len(shape)
     if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[lead:])):
@@ -221,11 +227,15 @@ def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
                            f"for an input of shape {shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-    out = _free_grad_view(parent, grad.dtype)
-    if out is None:
-        return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
-    np.add.reduce(grad, axis=axes, keepdims=True, out=out.reshape((1,) * lead + shape))
-    return out
+    return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
+
+
+def _as_gradient(value: Any, ctx: Function) -> np.ndarray:
+    """A gradient a backward returned as a NumPy scalar, a Python number or an array subclass."""
+    if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
+        return np.asarray(value)
+    raise TypeError(f"{type(ctx).__name__}.backward returned a {type(value).__name__} as a gradient; "
+                    f"return an ndarray (or None) per input")
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -246,10 +256,7 @@ def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) ->
                                f"array of the leaf's shape")
     given = {id(seed)}
     for leaf, g in leaf_grads.items():
-        slot = leaf._grad_slot
-        if slot is not None and slot[0].views[slot[1]] is g:
-            pass  # the leaf's own GradBuffer view, handed out by Function.grad_buffer: fresh, its dtype
-        elif type(g) is not np.ndarray:  # a NumPy scalar from a 0-d reduction
+        if type(g) is not np.ndarray:  # a NumPy scalar from a 0-d reduction
             g = np.asarray(g, dtype=leaf._data.dtype)
         elif g.dtype != leaf._data.dtype:
             g = g.astype(leaf._data.dtype)
@@ -278,7 +285,7 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                                "arrays were freed. Pass retain_graph=True to the first backward call.")
         in_grads = ctx.backward(ctx, grads.pop(node))
         if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
+            in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
         if len(in_grads) != len(ctx.parents):
             raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(in_grads)} gradient(s) "
                                f"for {len(ctx.parents)} input(s)")
@@ -287,7 +294,9 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                 continue
             if pg is None:  # a custom backward may return None for an input: a zero gradient
                 pg = np.zeros_like(parent._data)
-            elif pg.shape != parent._data.shape:
+            elif type(pg) is not np.ndarray:
+                pg = _as_gradient(pg, ctx)
+            if pg.shape != parent._data.shape:
                 pg = _unbroadcast(pg, parent, ctx)
             pctx = parent._ctx
             acc = grads if pctx is not None else leaf_grads
@@ -304,17 +313,20 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
 class Tensor:
     """An n-dimensional array that records the ops applied to it for reverse-mode autodiff.
 
-    `data` is the NumPy array (float32/float64 arrays are shared, not copied; ints,
-    bools, lists and Python numbers become float32).  `grad` is None until a backward
+    `data` is the NumPy array: float32/float64 arrays are shared, not copied; NumPy integer
+    and bool arrays keep their dtype (labels stay labels); Python numbers and lists become
+    float32; `dtype=` converts (`Tensor(y, dtype=np.int64)`).  Only float tensors can
+    require grad.  `grad` is None until a backward
     pass reaches the tensor, then an array of its shape and dtype.
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "__weakref__")
-    __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
-    _grad_slot: tuple[GradBuffer, int] | None = None  # only a Parameter can have one (see GradBuffer)
+    __array_ufunc__ = None  # `ndarray + Tensor` and `np.float64(2) * Tensor` call Tensor's reflected operators
 
-    def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        self._data = as_array(data.data if isinstance(data, Tensor) else data)
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self._data = as_array(data.data if isinstance(data, Tensor) else data, dtype)
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only float tensors can require grad, got dtype {self._data.dtype}")
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx: Function | None = None
@@ -350,7 +362,40 @@ class Tensor:
         return self._ctx is None
 
     def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item: a Tensor with {self._data.size} elements cannot be converted to a Python "
+                             f"number (shape {self.shape})")
         return self._data.item()
+
+    def _one_element(self, what: str) -> Any:
+        if self._data.size != 1:
+            raise TypeError(f"{what}: the value of a Tensor with {self._data.size} elements (shape {self.shape}) "
+                            f"is ambiguous; reduce it first (e.g. .any(), .sum()) or use .item() on one element")
+        return self._data.reshape(())[()]
+
+    def __bool__(self) -> bool:
+        return bool(self._one_element("bool"))
+
+    def __float__(self) -> float:
+        return float(self._one_element("float"))
+
+    def __int__(self) -> int:
+        return int(self._one_element("int"))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)` gives the data (shared unless a copy or another dtype is asked for)."""
+        if copy:
+            return np.array(self._data, dtype=dtype)
+        return self._data if dtype is None or np.dtype(dtype) == self._data.dtype else self._data.astype(dtype)
+
+    def tolist(self) -> Any:
+        """The data as (nested) Python lists of numbers."""
+        return self._data.tolist()
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return self._data.size
 
     def numpy(self) -> np.ndarray:
         return self._data
@@ -387,7 +432,14 @@ class Tensor:
             grad = np.empty(self._data.shape, self._data.dtype)
             grad.fill(1)
         else:
-            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            try:
+                given = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            except (ValueError, TypeError):
+                given = None
+            if given is None or given.dtype.kind not in "biuf":
+                raise TypeError(f"backward: grad must be real numbers of shape {self.shape}, got "
+                                f"{type(grad).__name__}{'' if given is None else f' of dtype {given.dtype}'}")
+            grad = np.array(given, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad of shape {grad.shape} does not match output shape {self.shape}")
         # Nodes are processed newest first (a max-heap on creation order): every consumer of a
@@ -412,28 +464,28 @@ class Tensor:
 
     # ---- operators (the ops live in tinygrad_np.ops) ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, other)
+        return ops.Add.apply(self, operand(other, self, "add"))
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(other, self)
+        return ops.Add.apply(operand(other, self, "add"), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, other)
+        return ops.Sub.apply(self, operand(other, self, "sub"))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(other, self)
+        return ops.Sub.apply(operand(other, self, "sub"), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, other)
+        return ops.Mul.apply(self, operand(other, self, "mul"))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(other, self)
+        return ops.Mul.apply(operand(other, self, "mul"), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, other)
+        return ops.Div.apply(self, operand(other, self, "div"))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(other, self)
+        return ops.Div.apply(operand(other, self, "div"), self)
 
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
@@ -442,10 +494,10 @@ class Tensor:
         return ops.Pow.apply(self, exponent=ops.check_exponent(exponent))
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, other)
+        return ops.MatMul.apply(self, operand(other, self, "matmul"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(other, self)
+        return ops.MatMul.apply(operand(other, self, "matmul"), self)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.Index.apply(self, index=index)
@@ -460,13 +512,19 @@ class Tensor:
         return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        """A tensor of the same data in `shape` (ints, one of them may be -1), as `np.reshape`."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if not all(map(ops.is_int, shape)):
+            raise TypeError(f"reshape: the shape must be ints, got {shape!r}")
         return ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes: Any) -> Tensor:
-        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        """The axes permuted (reversed when none are given), as `np.transpose`."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        if not all(map(ops.is_int, axes)):
+            raise TypeError(f"transpose: the axes must be ints, got {axes!r}")
         return ops.Transpose.apply(self, axes=axes or None)
 
     @property
@@ -492,20 +550,10 @@ class Tensor:
 class Parameter(Tensor):
     """A Tensor that requires grad: a learnable weight, collected by `nn.Module.parameters()`."""
 
-    __slots__ = ("_grad_slot",)
+    __slots__ = ()
 
     def __init__(self, data: Any) -> None:
         super().__init__(data, requires_grad=True)
-        self._grad_slot: tuple[GradBuffer, int] | None = None  # set by an optimizer's GradBuffer
-
-    # Pickles and deep copies leave the optimizer's gradient buffer behind (it stays with the optimizer).
-    def __getstate__(self) -> dict[str, Any]:
-        return {"_data": self._data, "grad": self.grad, "requires_grad": self.requires_grad, "_ctx": self._ctx}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for k, v in state.items():
-            setattr(self, k, v)
-        self._grad_slot = None
 
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor"):].replace(", requires_grad=True", "")

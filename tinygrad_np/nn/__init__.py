@@ -22,7 +22,7 @@ import numpy as np
 
 from tinygrad_np import functional as F
 from tinygrad_np import ops
-from tinygrad_np._io import atomic_savez
+from tinygrad_np._io import atomic_savez, load_npz
 from tinygrad_np.init import XavierInitializer, make_rng
 from tinygrad_np.tensor import Parameter, Tensor
 
@@ -277,10 +277,15 @@ class Module:
         atomic_savez(path, self.state_dict())
 
     def load(self, path: str | os.PathLike, strict: bool = True) -> IncompatibleKeys:
-        """Load a file written by `save` (read with allow_pickle=False) via `load_state_dict`."""
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            sd = {k: z[k] for k in z.files}
-        return self.load_state_dict(sd, strict=strict)
+        """Load a file written by `save` (read with allow_pickle=False) via `load_state_dict`.
+
+        A file that cannot be read as an .npz (missing, a directory, empty, truncated, corrupt,
+        a .npy) or whose arrays do not fit the model raises ValueError naming the path."""
+        sd = load_npz(path, f"{type(self).__name__} state file")
+        try:
+            return self.load_state_dict(sd, strict=strict)
+        except ValueError as e:
+            raise ValueError(f"{os.fspath(path)}: {e}") from None
 
     # ---- printing ------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -373,6 +378,9 @@ class Sigmoid(_Leaf):
         return F.sigmoid(x)
 
 
+_FUSED_ACTIVATION = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}  # Sequential runs FC + these as one node
+
+
 class Softmax(_Leaf):
     """softmax along `axis` (default: the last)."""
 
@@ -396,6 +404,8 @@ class Flatten(_Leaf):
 
     def forward(self, x: Any) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
+        if not -max(x.ndim, 1) <= self.start_axis < max(x.ndim, 1):
+            raise ValueError(f"Flatten: start_axis {self.start_axis} is out of range for an input of shape {x.shape}")
         start = self.start_axis % x.ndim if x.ndim else 0
         return x.reshape(x.shape[:start] + (-1,))
 
@@ -453,7 +463,10 @@ class Dropout(_Leaf):
 class Sequential(Module):
     """Layers applied in order: `Sequential(FC(4, 8), ReLU(), FC(8, 2))`; indexable like a list.
 
-    Children are named "0", "1", ... (so parameters are `0.W`, `0.B`, `2.W`, ...).
+    Children are named "0", "1", ... (so parameters are `0.W`, `0.B`, `2.W`, ...).  An `FC`
+    followed by a `ReLU`, `Tanh` or `Sigmoid` runs as one fused node,
+    `F.linear(x, W, B, activation)`: same parameters and results, one array and one graph
+    node fewer per layer (subclasses of those layers run as written).
     """
 
     def __init__(self, *layers: Module) -> None:
@@ -468,8 +481,17 @@ class Sequential(Module):
         yield from super()._members()
 
     def forward(self, x: Any) -> Any:
-        for m in self._layers:
-            x = m(x)
+        layers = self._layers
+        i, n = 0, len(layers)
+        while i < n:
+            m = layers[i]
+            act = _FUSED_ACTIVATION.get(type(layers[i + 1])) if i + 1 < n and type(m) is FC else None
+            if act is None:
+                x = m(x)
+                i += 1
+            else:
+                x = F.linear(x, m.W, m.B, act)
+                i += 2
         return x
 
     def append(self, layer: Module) -> Sequential:

@@ -17,14 +17,21 @@ from tinygrad_np.tensor import Function
 
 
 # ---- argument checks shared by Tensor methods and tinygrad_np.functional --------------------
+def is_int(value: Any) -> bool:
+    """An int or NumPy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...] | None:
     """Return `axis` as a sorted tuple of non-negative axes (None means all), or raise ValueError."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if is_int(axis) else tuple(axis) if isinstance(axis, (tuple, list)) else None
+    if axes is None or not all(map(is_int, axes)):
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimension(s)")
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
@@ -32,10 +39,17 @@ def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tupl
     return tuple(sorted(out))
 
 
+def require_float(x: np.ndarray) -> None:
+    """Raise TypeError unless x is a float array (the float functions refuse labels and masks)."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"needs a float tensor, got dtype {x.dtype} (convert with Tensor(x, dtype=np.float32))")
+
+
 def check_exponent(exponent: Any) -> float:
+    """The exponent as a Python int or float (weak: a float32 base stays float32)."""
     if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
         raise TypeError(f"pow: exponent must be a real number, got {type(exponent).__name__}")
-    return exponent
+    return int(exponent) if isinstance(exponent, numbers.Integral) else float(exponent)
 
 
 def _expand(grad: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool, ndim: int) -> np.ndarray:
@@ -124,6 +138,7 @@ class Pow(Function):
 class Exp(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = np.exp(x)
         ctx.save_for_backward(y)
         return y
@@ -137,6 +152,7 @@ class Exp(Function):
 class Log(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         ctx.save_for_backward(x)
         return np.log(x)
 
@@ -146,53 +162,71 @@ class Log(Function):
         return grad / x
 
 
+# The activations' derivatives, from their output y: shared by the elementwise ops and the
+# fused Linear (which applies the activation in place on its own fresh output).
+def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return grad * (y > 0)
+
+
+def tanh_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    d = np.empty(np.shape(y), np.result_type(grad, y))  # grad * (1 - y*y) in one temporary
+    np.multiply(y, y, out=d)
+    np.subtract(1, d, out=d)
+    np.multiply(grad, d, out=d)
+    return d
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), from exp(-|x|) so it never overflows; keeps x's float dtype."""
+    e = np.exp(-np.abs(x))
+    y = np.where(x >= 0, 1, e) / (1 + e)
+    return y.astype(np.result_type(x, np.float32), copy=False)
+
+
+def sigmoid_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return grad * (y * (1 - y))
+
+
 class ReLU(Function):
     """max(x, 0); the gradient at exactly 0 is 0, as in PyTorch."""
 
     @staticmethod
-    def forward(ctx, x, out=None):
-        y = np.maximum(x, 0, out=out)
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad * (y > 0)
+        return relu_backward(grad, ctx.saved_tensors[0])
 
 
 class Tanh(Function):
     @staticmethod
-    def forward(ctx, x, out=None):
-        y = np.tanh(x, out=out)
+    def forward(ctx, x):
+        require_float(x)
+        y = np.tanh(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        d = np.empty(np.shape(y), np.result_type(grad, y))  # grad * (1 - y*y) in one temporary
-        np.multiply(y, y, out=d)
-        np.subtract(1, d, out=d)
-        np.multiply(grad, d, out=d)
-        return d
+        return tanh_backward(grad, ctx.saved_tensors[0])
 
 
 class Sigmoid(Function):
-    """1 / (1 + exp(-x)), computed from exp(-|x|) so it never overflows."""
+    """1 / (1 + exp(-x)), finite for every input."""
 
     @staticmethod
     def forward(ctx, x):
-        e = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1, e) / (1 + e)
-        y = y.astype(np.result_type(x, np.float32), copy=False)
+        require_float(x)
+        y = sigmoid(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad * (y * (1 - y))
+        return sigmoid_backward(grad, ctx.saved_tensors[0])
 
 
 # ---- linear algebra -------------------------------------------------------------------------
@@ -215,44 +249,60 @@ class MatMul(Function):
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
         ga = gb = None
-        plain = a.ndim == b.ndim == 2  # then each gradient has its input's shape: the optimizer's buffer may take it
         if ctx.needs_input_grad[0]:
-            ga = np.matmul(g, np.swapaxes(b2, -1, -2), out=ctx.grad_buffer(0, g.dtype) if plain else None)
-            if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(0)
+            ga = np.matmul(g, np.swapaxes(b2, -1, -2))
+            if a.ndim == 1:  # (..., 1, n): sum the batch dims (the 1 is harmless)
+                ga = np.add.reduce(ga, axis=tuple(range(ga.ndim - 1)))
         if ctx.needs_input_grad[1]:
-            gb = np.matmul(np.swapaxes(a2, -1, -2), g, out=ctx.grad_buffer(1, g.dtype) if plain else None)
-            if b.ndim == 1:
-                gb = gb.reshape(-1, b.shape[0]).sum(0)
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g)
+            if b.ndim == 1:  # (..., n, 1)
+                gb = np.add.reduce(gb, axis=tuple(range(gb.ndim - 2)) + (gb.ndim - 1,))
         return ga, gb
 
 
+# Activations Linear can fuse: name -> (in-place forward on Linear's own output, backward from y).
+LINEAR_ACTIVATIONS = {
+    "relu": (lambda y: np.maximum(y, 0, out=y), relu_backward),
+    "tanh": (lambda y: np.tanh(y, out=y), tanh_backward),
+    "sigmoid": (sigmoid, sigmoid_backward),
+}
+
+
 class Linear(Function):
-    """x @ W + b, W of shape (n_in, n_out); dx is computed only when x needs a gradient."""
+    """act(x @ W + b), W of shape (n_in, n_out), act None or a name in LINEAR_ACTIVATIONS.
+
+    One node: the activation runs in place on the fresh product (no second array, no second
+    node), and the backward takes the activation's derivative first.  dx is computed only
+    when x needs a gradient (never for the network's input).
+    """
 
     @staticmethod
-    def forward(ctx, x, W, b):
-        ctx.save_for_backward(x, W)
+    def forward(ctx, x, W, b, activation=None):
         y = np.matmul(x, W)
         if b is not None:
             if b.dtype == y.dtype:
                 y += b
             else:  # NumPy promotion, as for x and W (an in-place add would cast b down)
                 y = y + b
+        if activation is not None:
+            y = LINEAR_ACTIVATIONS[activation][0](y)
+        ctx.save_for_backward(x, W, y if activation is not None else None)
+        ctx.activation = activation
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        x, W = ctx.saved_tensors
+        x, W, y = ctx.saved_tensors
+        if ctx.activation is not None:
+            grad = LINEAR_ACTIVATIONS[ctx.activation][1](grad, y)
         need_x, need_W, need_b = ctx.needs_input_grad
         if grad.ndim != 2:  # batch dims: fold them into one
             x, grad2 = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
         else:
             grad2 = grad
         dx = np.matmul(grad, W.T) if need_x else None
-        # Written straight into the optimizer's gradient array when it offers one.
-        dW = np.matmul(x.T, grad2, out=ctx.grad_buffer(1, grad2.dtype)) if need_W else None
-        db = np.add.reduce(grad2, axis=0, out=ctx.grad_buffer(2, grad2.dtype)) if need_b else None
+        dW = np.matmul(x.T, grad2) if need_W else None
+        db = np.add.reduce(grad2, axis=0) if need_b else None
         return dx, dW, db
 
 
@@ -287,8 +337,9 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        if x.size == 0:
-            raise ValueError("max of an empty tensor")
+        reduced = range(x.ndim) if axis is None else axis
+        if any(x.shape[a] == 0 for a in reduced):
+            raise ValueError("max over a zero-length axis is undefined")
         y = np.max(x, axis=axis, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.axis, ctx.keepdims = axis, keepdims
@@ -354,6 +405,11 @@ class Index(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float(x)
+        if x.size == 0:  # empty in, empty out (no maximum to subtract)
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
@@ -369,6 +425,11 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float(x)
+        if x.size == 0:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
         shifted = x - x.max(axis=axis, keepdims=True)
         shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(shifted)
@@ -389,6 +450,7 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, target, reduction):
+        require_float(logits)
         # ufunc.reduce, not .max()/.sum(): the same reductions without a Python wrapper (hot path)
         shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
         e = np.exp(shifted)
@@ -408,7 +470,9 @@ class SoftmaxCrossEntropy(Function):
         if reduction == "none":
             return losses
         total = np.add.reduce(losses)
-        return total / n if reduction == "mean" and n else total
+        if reduction == "mean":  # over no rows: NaN, as in PyTorch
+            return total / n if n else np.full((), np.nan, logits.dtype)
+        return total
 
     @staticmethod
     def backward(ctx, grad):
