@@ -24,7 +24,8 @@ Then it times the variants interleaved in rounds (a block of steps each, after o
 in an order rotating and reversing from round to round).  ms/step is the median over rounds;
 a ratio is the median of the per-round ratios (paired).  Processes aggregate as median of
 their medians, spread min..max over processes (one process: 25th..75th percentile over rounds).
-BLAS and torch run on `--threads` threads (default 1).  Results: benchmarks/results/bench_conv.{md,json}.
+BLAS and torch run on `--threads` threads (default 1).  Each worker calls
+`tinygrad_np.tune_malloc()` first, as the CLI does (all variants share its allocator).  Results: benchmarks/results/bench_conv.{md,json}.
 """
 from __future__ import annotations
 
@@ -221,6 +222,8 @@ def worker(args) -> dict:
     except ImportError:
         pass
     from handwritten_conv import init_params
+    import tinygrad_np
+    tinygrad_np.tune_malloc()  # what `python -m tinygrad_np mnist` does; every variant shares the allocator
     X, y, source = load_data(1024 if args.quick else 60000, 784, np.float32, "mnist", seed=args.seed)
     use_optional = not args.no_optional
     result = {"info": blas_info(args.threads), "data": source, "check": run_check(args, args.threads, use_optional,

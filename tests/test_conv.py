@@ -236,6 +236,25 @@ def test_max_pool_gradient_goes_to_the_first_maximum(data):
     np.testing.assert_allclose(t.grad, np_max_pool2d_grad(x, g, (kh, kw), stride, padding), rtol=1e-15)
 
 
+def test_fused_activation_and_sequential_fusion_match_the_separate_ops():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 3, 6, 5))
+    conv = nn.Conv2d(3, 4, 3, padding=1).to(np.float64)
+    results = []
+    for run in (lambda t: nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))(t),       # fused: one node
+                lambda t: F.max_pool2d(F.relu(F.conv2d(t, conv.W, conv.B, 1, 1)), 2)):  # two nodes
+        t = Tensor(x, requires_grad=True)
+        conv.zero_grad()
+        out = run(t)
+        out.backward(np.ones(out.shape))
+        results.append([out.data, t.grad, conv.W.grad, conv.B.grad])
+    for fused, separate in zip(*results):
+        np.testing.assert_allclose(fused, separate, rtol=1e-13, atol=1e-13)
+    assert type(nn.Sequential(conv, nn.ReLU())(Tensor(x))._ctx).__name__ == "Conv2d"
+    with pytest.raises(ValueError, match="conv2d: activation must be None or one of"):
+        F.conv2d(x, conv.W, activation="softplus")
+
+
 # ---- batch norm --------------------------------------------------------------------------------------
 @settings(max_examples=30)
 @given(hst.data())

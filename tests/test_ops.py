@@ -278,6 +278,10 @@ OPS: list[Op] = [
     Op("F.conv2d(x, W, stride=, padding=)", lambda x, W, s, p: F.conv2d(x, W, stride=s, padding=p),
        lambda x, W, s, p: np_conv2d(x, W, None, s, p), window_args("conv2d", bias=False)),
     Op("F.conv1d(x, W, b, stride, padding)", F.conv1d, np_conv1d, window_args("conv1d")),
+    Op("F.conv2d(..., activation='tanh')", lambda x, W, b, s, p: F.conv2d(x, W, b, s, p, activation="tanh"),
+       lambda x, W, b, s, p: np.tanh(np_conv2d(x, W, b, s, p)), window_args("conv2d")),
+    Op("F.conv1d(..., activation='sigmoid')", lambda x, W, b, s, p: F.conv1d(x, W, b, s, p, activation="sigmoid"),
+       lambda x, W, b, s, p: 1 / (1 + np.exp(-np_conv1d(x, W, b, s, p))), window_args("conv1d")),
     Op("F.max_pool2d", F.max_pool2d, np_max_pool2d, window_args("pool")),
     Op("F.avg_pool2d", F.avg_pool2d, np_avg_pool2d, window_args("pool")),
     # Fresh running estimates inside: in training they are updated in place, and they are not table inputs.

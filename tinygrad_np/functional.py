@@ -165,25 +165,35 @@ def _check_conv(op: str, x: Tensor, W: Tensor, b: Tensor | None, layout: str) ->
                          f"(need ({W.shape[0]},))")
 
 
-def conv1d(x: Any, W: Any, b: Any = None, stride: int = 1, padding: int = 0) -> Tensor:
+def _check_activation(op: str, activation: str | None) -> None:
+    if activation is not None and activation not in ops.LINEAR_ACTIVATIONS:
+        raise ValueError(f"{op}: activation must be None or one of {tuple(ops.LINEAR_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+
+
+def conv1d(x: Any, W: Any, b: Any = None, stride: int = 1, padding: int = 0,
+           activation: str | None = None) -> Tensor:
     """1-D cross-correlation, as `torch.nn.functional.conv1d`: x (N, C, L), W (F, C, K), b (F,) or None
-    -> (N, F, L_out) with L_out = (L + 2 * padding - K) // stride + 1 (zero padding)."""
+    -> (N, F, L_out) with L_out = (L + 2 * padding - K) // stride + 1 (zero padding).  activation
+    as in `conv2d`."""
     x, W = _tensor(x, "conv1d"), _tensor(W, "conv1d")
     b = None if b is None else _tensor(b, "conv1d")
     (stride,) = set(_pair(stride, "stride", "conv1d", 1))  # an int only
     (padding,) = set(_pair(padding, "padding", "conv1d", 0))
     _check_conv("conv1d", x, W, b, "N, C, L")
     _check_window("conv1d", x, (1, W.shape[2]), (0, padding), "kernel")
-    return ops.Conv1d.apply(x, W, b, stride=stride, padding=padding)
+    _check_activation("conv1d", activation)
+    return ops.Conv1d.apply(x, W, b, stride=stride, padding=padding, activation=activation)
 
 
 def conv2d(x: Any, W: Any, b: Any = None, stride: int | tuple[int, int] = 1,
-           padding: int | tuple[int, int] = 0) -> Tensor:
+           padding: int | tuple[int, int] = 0, activation: str | None = None) -> Tensor:
     """2-D cross-correlation, as `torch.nn.functional.conv2d`: x (N, C, H, W), W (F, C, KH, KW),
     b (F,) or None -> (N, F, OH, OW), OH = (H + 2 * padding - KH) // stride + 1 (and so for OW).
 
-    stride and padding: an int or a (height, width) pair; padding is with zeros.  The backward
-    computes dx only when x requires grad.
+    stride and padding: an int or a (height, width) pair; padding is with zeros.  activation: None,
+    "relu", "tanh" or "sigmoid", applied in place on the op's own output (one node and one
+    array, as `linear`'s).  The backward computes dx only when x requires grad.
     """
     x, W = _tensor(x, "conv2d"), _tensor(W, "conv2d")
     b = None if b is None else _tensor(b, "conv2d")
@@ -191,7 +201,8 @@ def conv2d(x: Any, W: Any, b: Any = None, stride: int | tuple[int, int] = 1,
     padding = _pair(padding, "padding", "conv2d", 0)
     _check_conv("conv2d", x, W, b, "N, C, H, W")
     _check_window("conv2d", x, W.shape[2:], padding, "kernel")
-    return ops.Conv2d.apply(x, W, b, stride=stride, padding=padding)
+    _check_activation("conv2d", activation)
+    return ops.Conv2d.apply(x, W, b, stride=stride, padding=padding, activation=activation)
 
 
 def _pool_args(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any) -> dict[str, tuple[int, int]]:

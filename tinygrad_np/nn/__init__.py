@@ -464,9 +464,10 @@ class Sequential(Module):
     """Layers applied in order: `Sequential(FC(4, 8), ReLU(), FC(8, 2))`; indexable like a list.
 
     Children are named "0", "1", ... (so parameters are `0.W`, `0.B`, `2.W`, ...).  An `FC`
-    followed by a `ReLU`, `Tanh` or `Sigmoid` runs as one fused node,
-    `F.linear(x, W, B, activation)`: same parameters and results, one array and one graph
-    node fewer per layer (subclasses of those layers run as written).
+    (or `Conv1d` / `Conv2d`) followed by a `ReLU`, `Tanh` or `Sigmoid` runs as one fused node,
+    `F.linear(x, W, B, activation)` (`F.conv2d(..., activation=...)`): same parameters and
+    results, one array and one graph node fewer per layer (subclasses of those layers run as
+    written).
     """
 
     def __init__(self, *layers: Module) -> None:
@@ -485,12 +486,13 @@ class Sequential(Module):
         i, n = 0, len(layers)
         while i < n:
             m = layers[i]
-            act = _FUSED_ACTIVATION.get(type(layers[i + 1])) if i + 1 < n and type(m) is FC else None
+            fusable = type(m) is FC or type(m) is Conv2d or type(m) is Conv1d
+            act = _FUSED_ACTIVATION.get(type(layers[i + 1])) if i + 1 < n and fusable else None
             if act is None:
                 x = m(x)
                 i += 1
             else:
-                x = F.linear(x, m.W, m.B, act)
+                x = F.linear(x, m.W, m.B, act) if type(m) is FC else m.forward(x, act)
                 i += 2
         return x
 

@@ -93,8 +93,8 @@ class Conv1d(_ConvNd):
 
     _dims = 1
 
-    def forward(self, x: Any) -> Tensor:
-        return F.conv1d(x, self.W, self.B, stride=self.stride[0], padding=self.padding[0])
+    def forward(self, x: Any, activation: str | None = None) -> Tensor:
+        return F.conv1d(x, self.W, self.B, stride=self.stride[0], padding=self.padding[0], activation=activation)
 
 
 class Conv2d(_ConvNd):
@@ -104,8 +104,8 @@ class Conv2d(_ConvNd):
     (out_channels, in_channels, KH, KW).
     """
 
-    def forward(self, x: Any) -> Tensor:
-        return F.conv2d(x, self.W, self.B, stride=self.stride, padding=self.padding)
+    def forward(self, x: Any, activation: str | None = None) -> Tensor:
+        return F.conv2d(x, self.W, self.B, stride=self.stride, padding=self.padding, activation=activation)
 
 
 class _Pool2d(_Leaf):

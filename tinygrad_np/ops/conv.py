@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tinygrad_np.ops import LINEAR_ACTIVATIONS
 from tinygrad_np.tensor import Function
 
 
@@ -52,10 +53,14 @@ def _slices(i: int, j: int, stride: tuple[int, int], out: tuple[int, int]) -> tu
 
 # ---- convolution ----------------------------------------------------------------------------
 class Conv2d(Function):
-    """Cross-correlation of x (N, C, H, W) with W (F, C, KH, KW), plus b (F,) or None -> (N, F, OH, OW)."""
+    """act(cross-correlation of x (N, C, H, W) with W (F, C, KH, KW) + b (F,) or None) -> (N, F, OH, OW).
+
+    act is None or a name in LINEAR_ACTIVATIONS, applied in place on the fresh GEMM output (one
+    array and one node, as in `Linear`); the backward takes its derivative first.
+    """
 
     @staticmethod
-    def forward(ctx, x, W, b, stride, padding):
+    def forward(ctx, x, W, b, stride, padding, activation=None):
         n, c, h, w = x.shape
         f, _, kh, kw = W.shape
         out = (out_size(h, kh, stride[0], padding[0]), out_size(w, kw, stride[1], padding[1]))
@@ -70,13 +75,18 @@ class Conv2d(Function):
                 y += b
             else:  # NumPy promotion, as for x and W (an in-place add would cast b down)
                 y = y + b
-        ctx.save_for_backward(cols, W2)
-        ctx.geometry = (x.shape, W.shape, stride, padding, out)
-        return y.reshape(n, out[0], out[1], f).transpose(0, 3, 1, 2)
+        if activation is not None:
+            y = LINEAR_ACTIVATIONS[activation][0](y)
+        y = y.reshape(n, out[0], out[1], f).transpose(0, 3, 1, 2)
+        ctx.save_for_backward(cols, W2, y if activation is not None else None)
+        ctx.geometry, ctx.activation = (x.shape, W.shape, stride, padding, out), activation
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        cols, W2 = ctx.saved_tensors
+        cols, W2, y = ctx.saved_tensors
+        if ctx.activation is not None:
+            grad = LINEAR_ACTIVATIONS[ctx.activation][1](grad, y)
         (n, c, h, w), (f, _, kh, kw), stride, (ph, pw), out = ctx.geometry
         need_x, need_W, need_b = ctx.needs_input_grad
         g = grad.transpose(0, 2, 3, 1).reshape(-1, f)  # (N*OH*OW, F): no copy when grad is channels-last
@@ -95,14 +105,14 @@ class Conv2d(Function):
 
 
 class Conv1d(Function):
-    """Cross-correlation of x (N, C, L) with W (F, C, K), plus b (F,) or None -> (N, F, L_out).
+    """act(cross-correlation of x (N, C, L) with W (F, C, K) + b (F,) or None) -> (N, F, L_out).
 
     One graph node: the 2-D convolution's forward and backward on a height of 1.
     """
 
     @staticmethod
-    def forward(ctx, x, W, b, stride, padding):
-        y = Conv2d.forward(ctx, x[:, :, None, :], W[:, :, None, :], b, (1, stride), (0, padding))
+    def forward(ctx, x, W, b, stride, padding, activation=None):
+        y = Conv2d.forward(ctx, x[:, :, None, :], W[:, :, None, :], b, (1, stride), (0, padding), activation)
         return y[:, :, 0, :]
 
     @staticmethod
