@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_np import functional as F
 from tinygrad_np.init import HeInitializer
-from tinygrad_np.nn import _Leaf
+from tinygrad_np.nn.module import _Leaf
 from tinygrad_np.tensor import Parameter, Tensor
 
 __all__ = ["Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d"]
@@ -93,7 +93,11 @@ class Conv1d(_ConvNd):
 
     _dims = 1
 
-    def forward(self, x: Any, activation: str | None = None) -> Tensor:
+    def forward(self, x: Any) -> Tensor:
+        return self.forward_with(x, None)
+
+    def forward_with(self, x: Any, activation: str | None) -> Tensor:
+        """activation(conv1d(x)) as one node (`nn.Sequential` calls this for Conv1d + activation)."""
         return F.conv1d(x, self.W, self.B, stride=self.stride[0], padding=self.padding[0], activation=activation)
 
 
@@ -104,7 +108,11 @@ class Conv2d(_ConvNd):
     (out_channels, in_channels, KH, KW).
     """
 
-    def forward(self, x: Any, activation: str | None = None) -> Tensor:
+    def forward(self, x: Any) -> Tensor:
+        return self.forward_with(x, None)
+
+    def forward_with(self, x: Any, activation: str | None) -> Tensor:
+        """activation(conv2d(x)) as one node (`nn.Sequential` calls this for Conv2d + activation)."""
         return F.conv2d(x, self.W, self.B, stride=self.stride, padding=self.padding, activation=activation)
 
 
