@@ -326,3 +326,13 @@ def test_lr_decay_multiplies_the_learning_rate_after_every_epoch():
     assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
     with pytest.raises(ValueError, match="lr_decay must be a number in"):
         small(lr_decay=0).fit(X, y)
+
+
+def test_cnn_with_batch_norm_trains_the_same_jitted_and_eager():
+    X, y = images()
+    runs = [small(model="cnn", batch_norm=True, hidden_layer_sizes=(8,), epochs=2, optimizer="adam", lr_decay=0.5,
+                  jit=jit).fit(X, y) for jit in (True, False)]
+    (a, b) = (clf.model_.state_dict() for clf in runs)
+    assert "2.running_mean" in a
+    for k in a:  # running statistics included: the replay updates the buffers in place
+        np.testing.assert_array_equal(a[k], b[k])

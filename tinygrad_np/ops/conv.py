@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from tinygrad_np.ops import LINEAR_ACTIVATIONS
+from tinygrad_np.ops.linalg import LINEAR_ACTIVATIONS
 from tinygrad_np.tensor import Function
 
 
@@ -225,6 +225,8 @@ class BatchNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        # The running estimates come as positional (Tensor) arguments that need no gradient, so
+        # that a recording (tinygrad_np.jit) reads their arrays again at every replay.
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) broadcast against x
         if training:
@@ -255,7 +257,7 @@ class BatchNorm(Function):
     def backward(ctx, grad):
         xhat, inv_std, weight = ctx.saved_tensors
         axes, bshape = ctx.axes, ctx.bshape
-        need_x, need_w, need_b = ctx.needs_input_grad
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
         dw = np.add.reduce(grad * xhat, axis=axes) if need_w else None
         db = np.add.reduce(grad, axis=axes) if need_b else None
         dx = None
@@ -269,4 +271,4 @@ class BatchNorm(Function):
                 dx *= scale.reshape(bshape)
             else:
                 dx = grad * scale.reshape(bshape)
-        return dx, dw, db
+        return dx, dw, db, None, None
