@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tinygrad_np import distributed
 from tinygrad_np import functional as F
 from tinygrad_np import init, nn, optim
 from tinygrad_np._threads import blas_threads
@@ -95,6 +96,13 @@ class DeepNeuralNetworkClassifier:
         Needs threadpoolctl (the `threads` extra), as scikit-learn does.
     jit: run the training step through `tinygrad_np.jit` (recorded once per batch shape,
         then replayed); the results are identical to `jit=False`, the eager step.
+
+    Data-parallel: after `distributed.init()` (e.g. under `mpiexec -n 2`), call `fit` with
+    the same arguments on every rank.  The ranks agree on rank 0's random state and
+    weights, each trains on its share of every global batch of `batch_size` rows (which
+    must divide by the number of ranks), gradients are averaged, and the per-epoch
+    figures are computed over the whole sets, each rank evaluating a part.  Only rank 0
+    prints.  The model follows the single-process trajectory up to rounding.
 
     Learned: `classes_`, `n_features_in_`, `model_` (an `nn.Sequential`), `optimizer_`,
     and per epoch `loss_train_`, `accuracy_train_`, `loss_val_`, `accuracy_val_` (each
@@ -360,16 +368,26 @@ class DeepNeuralNetworkClassifier:
             val = (Xv, yv_idx)
 
         rng = _rng(self.random_state)
+        parallel = distributed.is_initialized()
+        if parallel:  # every rank must take the same steps: same data shape, random state, weights
+            distributed.check_same((X.shape, len(classes), None if val is None else val[0].shape),
+                                   "fit: the shapes of X, the classes and X_val")
+            rng.bit_generator.state = distributed.broadcast_object(rng.bit_generator.state)
         model = self._build(self._plan(p["sizes"], X.shape[1], len(classes)), dtype, rng)
         opt = self._make_optimizer(list(model.parameters()))
         schedule = optim.StepLR(opt, step_size=1, gamma=self.lr_decay) if self.lr_decay != 1 else None
+        if parallel:
+            distributed.broadcast_parameters(model)
+            opt = distributed.DistributedOptimizer(opt, gradient_as_bucket_view=True)  # fit keeps no .grad
+        verbose = self.verbose and distributed.rank() == 0
         history: dict[str, list[float]] = {k: [] for k in ("loss_train", "accuracy_train", "loss_val",
                                                            "accuracy_val", "epoch_time")}
         targets = y_idx if weight is None else _weighted_one_hot(y_idx, weight, len(classes), dtype)
-        batches = MiniBatches(X, targets, self.batch_size, shuffle=True, rng=rng)
+        batches = MiniBatches(X, targets, self.batch_size, shuffle=True, rng=rng,
+                              rank=distributed.rank(), world_size=distributed.world_size())
         for epoch in range(self.epochs):
             where = f"epoch {epoch + 1}/{self.epochs}"
-            seconds = self._train_epoch(model, opt, batches, where, on_first_step)
+            seconds = self._train_epoch(model, opt, batches, where, verbose, on_first_step)
             on_first_step = None
             if schedule is not None:
                 schedule.step()
@@ -383,7 +401,7 @@ class DeepNeuralNetworkClassifier:
                 history["loss_val"].append(loss_v)
                 history["accuracy_val"].append(acc_v)
             history["epoch_time"].append(seconds)
-            if self.verbose:
+            if verbose:
                 line = f"epoch {epoch + 1:>{len(str(self.epochs))}}/{self.epochs}  train loss {loss:.4f}"
                 if val is not None:
                     line += f"  val loss {loss_v:.4f}  val acc {100 * acc_v:.2f}%"
@@ -393,6 +411,8 @@ class DeepNeuralNetworkClassifier:
                 print(line, flush=True)
 
         # everything succeeded: publish the learned state at once
+        if parallel:
+            opt = opt.optimizer
         self._set_learned(classes, X.shape[1], model, opt, history, self.epochs)
         return self
 
@@ -411,11 +431,16 @@ class DeepNeuralNetworkClassifier:
         self.n_iter_ = n_iter
 
     def _train_epoch(self, model: nn.Sequential, opt: Any, batches: MiniBatches, desc: str,
-                     hook: Callable[[Tensor, nn.Module], None] | None = None) -> float:
+                     verbose: bool, hook: Callable[[Tensor, nn.Module], None] | None = None) -> float:
         """One pass over the mini-batches; returns its seconds (not counting `hook`, called with the
         first step's loss before its backward).  This loop is the hot path."""
         model.train()
-        bar = ProgressBar(len(batches), desc, enabled=None if self.verbose else False)
+        bar = ProgressBar(len(batches), desc, enabled=None if verbose else False)
+        # Data-parallel: a rank's share of the last, partial batch may be smaller than the others'
+        # (or empty); its loss is weighted so that the mean over the ranks is the batch mean.
+        world = batches.world_size
+        share = batches.batch_size // world
+        last = len(batches.X) - (len(batches) - 1) * batches.batch_size
         every = 25
         forward, zero_grad, step = model.forward, opt.zero_grad, opt.step
         loss_fn = F.softmax_cross_entropy
@@ -432,12 +457,17 @@ class DeepNeuralNetworkClassifier:
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             start = time.perf_counter()
             for i, (Xb, yb) in enumerate(batches, 1):
-                whole = jitted is not None and hook is None
+                # Data-parallel steps run eagerly (their optimizer's Allreduce is not recorded).
+                whole = jitted is not None and hook is None and world == 1
                 if whole:  # the whole step: its loss is checked after its update
                     loss = jitted(Xb, yb)
+                elif world > 1 and len(yb) != share:
+                    loss = loss_fn(forward(Tensor(Xb)), yb, reduction="sum") * (world / last)
                 else:
                     loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
-                if not isfinite(loss.item()):  # one scalar per step: the cheap divergence check
+                # The cheap divergence check, one scalar per step.  Data-parallel, a rank's own batch
+                # loss would stop that rank alone; the epoch's check (same weights, global loss) stops all.
+                if world == 1 and not isfinite(loss.item()):
                     bar.close()
                     raise _diverged(opt, f"the batch loss became {loss.item()} at {desc}, step {i}/{len(batches)}")
                 if not whole:
@@ -464,22 +494,29 @@ class DeepNeuralNetworkClassifier:
     def _evaluate(self, model: nn.Sequential, X: np.ndarray, y_idx: np.ndarray,
                   weight: np.ndarray | None = None) -> tuple[float, float]:
         """Mean cross-entropy and accuracy over the whole set (weighted means with `weight`), in
-        large batches, without a graph."""
+        large batches, without a graph.
+
+        Data-parallel: each rank evaluates a contiguous part of the rows and the sums are added up."""
         total, correct = 0.0, 0.0
+        r, w = distributed.rank(), distributed.world_size()
+        lo, hi = len(X) * r // w, len(X) * (r + 1) // w
         model.eval()
         rows = _EVAL_BATCH[self.model]
         with no_grad(), np.errstate(over="ignore", invalid="ignore"):  # fit checks the result is finite
-            for i in range(0, len(X), rows):
-                logits = model(Tensor(X[i:i + rows]))
-                yb = y_idx[i:i + rows]
+            for i in range(lo, hi, rows):
+                j = min(i + rows, hi)
+                logits = model(Tensor(X[i:j]))
+                yb = y_idx[i:j]
                 hit = logits.data.argmax(axis=1) == yb
                 if weight is None:
                     total += float(F.softmax_cross_entropy(logits, yb, reduction="sum").item())
                     correct += int(hit.sum())
                 else:
-                    wb = weight[i:i + rows]
+                    wb = weight[i:j]
                     total += float(F.softmax_cross_entropy(logits, yb, reduction="none").data @ wb)
                     correct += float(hit @ wb)
+        if w > 1:
+            total, correct = (float(v) for v in distributed.all_reduce(np.array([total, correct]), op="sum"))
         n = len(X) if weight is None else float(weight.sum())
         return total / n, correct / n
 

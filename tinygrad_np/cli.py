@@ -6,6 +6,13 @@
     python -m tinygrad_np mnist --model cnn             # conv-pool-conv-pool-FC-FC, >= 99% in 5 epochs
     python -m tinygrad_np mnist --graph step.svg         # also draw the graph of one training step
     python -m tinygrad_np compare --epochs 5            # the seed's experiments, as a Markdown table
+    mpiexec -n 2 python -m tinygrad_np mnist            # data-parallel over 2 processes (the `mpi` extra)
+
+Started by an MPI launcher with more than one process (seen in its environment: PMI_SIZE
+from MPICH, Intel MPI and Slurm, OMPI_COMM_WORLD_SIZE from Open MPI), both commands train
+data-parallel: `--batch-size` is the global batch, split between the ranks, only rank 0
+prints, saves and plots, and an error on any rank ends the whole job (MPI_Abort) with a
+non-zero status instead of leaving the other ranks waiting.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tinygrad_np import viz
+from tinygrad_np import distributed, viz
 from tinygrad_np._malloc import tune_malloc
 from tinygrad_np._threads import set_num_threads
 from tinygrad_np.classifier import (CNN_CHANNELS, INITIALIZERS, MODELS, OPTIMIZERS, DeepNeuralNetworkClassifier,
@@ -315,10 +322,16 @@ def cmd_mnist(args: argparse.Namespace) -> int:
     desc = (f"{arch} {args.activation}{' + batch norm' if args.batch_norm else ''}, init {args.init}, "
             f"{args.optimizer} lr {lr:g}{f' x {args.lr_decay:g}/epoch' if args.lr_decay != 1 else ''}, "
             f"batch {args.batch_size}, {args.dtype}")
-    if not args.quiet:
+    world = distributed.world_size()
+    if world > 1:
+        desc += f", data-parallel over {world} processes"
+    if not args.quiet and distributed.rank() == 0:
         val = f", {len(X_val)} validation" if X_val is not None else ""
         print(f"MNIST: {len(X)} training{val}, {len(X_test)} test examples; {desc}", flush=True)
-    _fit(clf, X, y, X_val, y_val, on_first_step=_graph_writer(args.graph) if args.graph else None)
+    lead = distributed.rank() == 0  # data-parallel: rank 0 alone draws, tests, saves and plots
+    _fit(clf, X, y, X_val, y_val, on_first_step=_graph_writer(args.graph) if args.graph and lead else None)
+    if not lead:
+        return 0
     acc = clf.score(X_test, y_test)
     per_epoch = float(np.mean(clf.epoch_time_))
     print(f"test accuracy {100 * acc:.2f}%  ({args.epochs} epochs, {per_epoch:.2f} s/epoch)", flush=True)
@@ -347,8 +360,10 @@ def _graph_writer(path: str) -> Callable[[Tensor, Module], None]:
 def cmd_compare(args: argparse.Namespace) -> int:
     X, y, X_val, y_val, X_test, y_test = _load(args)
     n_val = 0 if X_val is None else len(X_val)
-    print(f"MNIST: {len(X)} training, {n_val} validation, {len(X_test)} test examples; {args.epochs} epochs, "
-          f"batch {args.batch_size}, {args.dtype}, seed {args.seed}", file=sys.stderr, flush=True)
+    lead = distributed.rank() == 0  # data-parallel: rank 0 alone prints
+    if lead:
+        print(f"MNIST: {len(X)} training, {n_val} validation, {len(X_test)} test examples; {args.epochs} epochs, "
+              f"batch {args.batch_size}, {args.dtype}, seed {args.seed}", file=sys.stderr, flush=True)
     rows = []
     for name in args.configs:
         kw = dict(COMPARE[name])
@@ -366,8 +381,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         rows.append((name, _architecture(X.shape[1], kw["hidden_layer_sizes"], 10), kw["activation"], init_name,
                      f"{kw['optimizer']} {lr:g}", f"{100 * acc:.2f}%", f"{clf.loss_train_[-1]:.4f}",
                      f"{clf.loss_val_[-1]:.4f}" if clf.loss_val_ else "-", f"{np.mean(clf.epoch_time_):.2f}"))
-        print(f"  {name}: test accuracy {100 * acc:.2f}% ({time.perf_counter() - start:.0f} s)", file=sys.stderr,
-              flush=True)
+        if lead:
+            print(f"  {name}: test accuracy {100 * acc:.2f}% ({time.perf_counter() - start:.0f} s)",
+                  file=sys.stderr, flush=True)
+    if not lead:
+        return 0
     header = ("config", "network", "activation", "init", "optimizer", "test acc", "train loss", "val loss", "s/epoch")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" if i < 5 else "---:" for i in range(len(header))) + "|")
@@ -376,8 +394,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_data_parallel(args: argparse.Namespace) -> bool:
+    """Under an MPI launcher with more than one process, `distributed.init` with abort on error
+    (an uncaught exception on any rank ends the job); False in a plain run (mpi4py untouched)."""
+    world = distributed.launched_world_size()
+    if world <= 1:
+        return False
+    try:
+        distributed.init(abort_on_error=True)
+    except ImportError as e:
+        raise CliError(f"started by mpiexec with {world} processes, but {e}") from None
+    if args.batch_size % world:
+        raise CliError(f"--batch-size {args.batch_size} is the global batch: it must divide by the number of "
+                       f"processes, {world}")
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `python -m tinygrad_np` and the `tinygrad-np` script; returns the exit status."""
+    """Entry point of `python -m tinygrad_np` and the `tinygrad-np` script; returns the exit status.
+
+    Data-parallel (see the module docstring), a rank that fails aborts the whole MPI job with its status."""
     args = build_parser().parse_args(argv)
     # Process-wide settings belong to the application, not to the library's import.
     tune_malloc()
@@ -385,11 +421,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_num_threads(args.threads)
     except ImportError as e:
         print(f"tinygrad-np: warning: {e}; BLAS threads left as they are", file=sys.stderr)
+    parallel = False
     try:
-        return {"mnist": cmd_mnist, "compare": cmd_compare}[args.command](args)
+        parallel = _start_data_parallel(args)
+        code = {"mnist": cmd_mnist, "compare": cmd_compare}[args.command](args)
     except CliError as e:
-        print(f"tinygrad-np {args.command}: error: {e}", file=sys.stderr)
-        return e.status
+        where = f" (rank {distributed.rank()} of {distributed.world_size()})" if parallel else ""
+        print(f"tinygrad-np {args.command}: error{where}: {e}", file=sys.stderr)
+        code = e.status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    if parallel and code != 0:
+        distributed.abort(code)
+    return code
