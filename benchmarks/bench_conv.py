@@ -25,7 +25,8 @@ in an order rotating and reversing from round to round).  ms/step is the median 
 a ratio is the median of the per-round ratios (paired).  Processes aggregate as median of
 their medians, spread min..max over processes (one process: 25th..75th percentile over rounds).
 BLAS and torch run on `--threads` threads (default 1).  Each worker calls
-`tinygrad_np.tune_malloc()` first, as the CLI does (all variants share its allocator).  Results: benchmarks/results/bench_conv.{md,json}.
+`tinygrad_np.tune_malloc()` first, as the CLI does (all variants share its allocator).
+Results: benchmarks/results/bench_conv.{md,json}.
 """
 from __future__ import annotations
 
@@ -278,14 +279,16 @@ def render(agg, check, info, meta) -> str:
     c = check["tinygrad_np"]
     lines = ["## MNIST CNN training step: tinygrad_np vs hand-written NumPy, PyTorch and MyGrad", "",
              f"Command: `{meta['command']}`  ",
-             f"{meta['processes']} fresh process(es), {meta['threads']} BLAS/torch thread(s); numpy {info.get('numpy')}, "
+             f"{meta['processes']} fresh process(es), {meta['threads']} BLAS/torch thread(s); "
+             f"numpy {info.get('numpy')}, "
              f"torch {info.get('torch') or 'not installed'}, mygrad {info.get('mygrad') or 'not installed'}; "
              f"{meta['date']}.  ",
              "Model: conv3x3(16)-ReLU-maxpool2-conv3x3(32)-ReLU-maxpool2-FC(1568, 128)-ReLU-FC(128, 10), softmax "
              "cross-entropy, SGD; float32; one step = forward + backward + update.  ",
              f"ms/step: median; ratios: median of paired per-round ratios [spread: {spread}].  ",
              f"Agreement check (float64, one step, same weights and batch): tinygrad_np vs hand-written gradients "
-             f"{c['grads']:.1e}, updated weights {c['params']:.1e} (max relative difference; tolerance {CHECK_TOL:g}).  ",
+             f"{c['grads']:.1e}, updated weights {c['params']:.1e} "
+             f"(max relative difference; tolerance {CHECK_TOL:g}).  ",
              f"Data: {meta['data']}.", "",
              "| config | hand-written ms | tinygrad_np ms | PyTorch ms | MyGrad ms | control hw/hw "
              "| tinygrad_np / hand-written | MyGrad / tinygrad_np | tinygrad_np / PyTorch |",
