@@ -27,24 +27,51 @@ class _GradMode(threading.local):
 _grad_mode = _GradMode()
 
 
-def as_array(data: Any) -> np.ndarray:
+def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert `data` to the array a Tensor holds.
 
-    float32/float64 arrays and NumPy scalars keep their dtype (arrays are not
-    copied); ints, bools, lists and Python numbers become float32.
+    With `dtype` None: float32/float64 arrays and NumPy scalars keep their dtype (arrays
+    are not copied), and so do NumPy integer and bool arrays (class labels stay labels);
+    Python numbers and lists, and float16, become float32.  With a `dtype`, the data is
+    converted to it.  Complex, string and object data raise TypeError.
     """
-    if isinstance(data, np.ndarray) and data.dtype in _FLOATS:
-        return data
-    if isinstance(data, np.generic) and data.dtype in _FLOATS:
+    if dtype is None and isinstance(data, (np.ndarray, np.generic)) and data.dtype in _FLOATS:
         return np.asarray(data)
     try:
-        arr = np.asarray(data)
+        arr = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as e:
         raise TypeError(f"Tensor: cannot convert {type(data).__name__} to a numeric array: {e}") from None
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"Tensor: data must be numeric (bool, int or float), got dtype {arr.dtype} "
+        raise TypeError(f"Tensor: data must be real numbers (bool, int or float), got dtype {arr.dtype} "
                         f"from {type(data).__name__}")
-    return arr.astype(np.float32)
+    if dtype is None and (arr.dtype.kind == "f" or not isinstance(data, (np.ndarray, np.generic))):
+        return arr.astype(np.float32)
+    return arr
+
+
+def operand(other: Any, like: Tensor, op: str) -> Any:
+    """`other` as the second operand of `like` in a binary op, with PyTorch's promotion.
+
+    Tensors pass unchanged.  With a float Tensor, weak operands (Python numbers, NumPy
+    scalars, 0-d arrays, lists) adopt its dtype, so float32 stays float32; arrays promote
+    as in NumPy (a float64 array gives float64), except that an integer or bool array
+    adopts the Tensor's dtype.  With an integer Tensor, operands follow NumPy.  Complex,
+    string and object operands raise TypeError naming `op`.
+    """
+    if isinstance(other, Tensor):
+        return other
+    try:
+        arr = np.asarray(other)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: cannot combine a {like.dtype} Tensor with {type(other).__name__}"
+                        f"{'' if arr is None else f' of dtype {arr.dtype}'} (operands must be real numbers, "
+                        f"real arrays or Tensors)")
+    own = like._data.dtype
+    if isinstance(other, np.ndarray) and other.ndim:
+        return other.astype(own) if own.kind == "f" and arr.dtype.kind != "f" else other
+    return arr.astype(own) if own.kind == "f" else arr
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -275,16 +302,20 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
 class Tensor:
     """An n-dimensional array that records the ops applied to it for reverse-mode autodiff.
 
-    `data` is the NumPy array (float32/float64 arrays are shared, not copied; ints,
-    bools, lists and Python numbers become float32).  `grad` is None until a backward
+    `data` is the NumPy array: float32/float64 arrays are shared, not copied; NumPy integer
+    and bool arrays keep their dtype (labels stay labels); Python numbers and lists become
+    float32; `dtype=` converts (`Tensor(y, dtype=np.int64)`).  Only float tensors can
+    require grad.  `grad` is None until a backward
     pass reaches the tensor, then an array of its shape and dtype.
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "__weakref__")
-    __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
+    __array_ufunc__ = None  # `ndarray + Tensor` and `np.float64(2) * Tensor` call Tensor's reflected operators
 
-    def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        self._data = as_array(data.data if isinstance(data, Tensor) else data)
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self._data = as_array(data.data if isinstance(data, Tensor) else data, dtype)
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only float tensors can require grad, got dtype {self._data.dtype}")
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx: Function | None = None
@@ -382,28 +413,28 @@ class Tensor:
 
     # ---- operators (the ops live in tinygrad_np.ops) ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, other)
+        return ops.Add.apply(self, operand(other, self, "add"))
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(other, self)
+        return ops.Add.apply(operand(other, self, "add"), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, other)
+        return ops.Sub.apply(self, operand(other, self, "sub"))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(other, self)
+        return ops.Sub.apply(operand(other, self, "sub"), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, other)
+        return ops.Mul.apply(self, operand(other, self, "mul"))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(other, self)
+        return ops.Mul.apply(operand(other, self, "mul"), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, other)
+        return ops.Div.apply(self, operand(other, self, "div"))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(other, self)
+        return ops.Div.apply(operand(other, self, "div"), self)
 
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
@@ -412,10 +443,10 @@ class Tensor:
         return ops.Pow.apply(self, exponent=ops.check_exponent(exponent))
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, other)
+        return ops.MatMul.apply(self, operand(other, self, "matmul"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(other, self)
+        return ops.MatMul.apply(operand(other, self, "matmul"), self)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.Index.apply(self, index=index)

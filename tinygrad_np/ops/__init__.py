@@ -33,9 +33,10 @@ def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tupl
 
 
 def check_exponent(exponent: Any) -> float:
+    """The exponent as a Python int or float (weak: a float32 base stays float32)."""
     if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
         raise TypeError(f"pow: exponent must be a real number, got {type(exponent).__name__}")
-    return exponent
+    return int(exponent) if isinstance(exponent, numbers.Integral) else float(exponent)
 
 
 def _expand(grad: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool, ndim: int) -> np.ndarray:
