@@ -131,8 +131,36 @@ def test_readme_links_resolve():
 
 def test_docs_pages_exist():
     for page in ("LICENSE", "CHANGELOG.md", "CONTRIBUTING.md", "docs/differences-from-pytorch.md",
-                 "docs/from-the-notebook.md"):
+                 "docs/tensor-ops.md", "docs/from-the-notebook.md"):
         assert (ROOT / page).is_file() and (ROOT / page).read_text().strip(), page
+
+
+# Dunders every Python object has, or that are not operations on the values.
+_NOT_OPERATIONS = {"__init__", "__repr__", "__str__", "__module__", "__doc__", "__slots__", "__weakref__",
+                   "__array_ufunc__", "__array_priority__", "__hash__", "__dict__", "__annotations__"}
+
+
+def _listed_ops() -> list[str]:
+    """The names docs/tensor-ops.md must list: Tensor's public methods, properties and operators,
+    the functions of tinygrad_np.functional, and the functions tinygrad_np exports."""
+    import tinygrad_np
+    import tinygrad_np.functional as F
+    from tinygrad_np import Tensor
+
+    names = [n for n in dir(Tensor) if not n.startswith("_")]
+    names += [n for k in Tensor.__mro__ if _own_code(k) for n in vars(k)
+              if n.startswith("__") and n not in _NOT_OPERATIONS]
+    names += [f"F.{n}" for n, _ in _public_members(F) if inspect.isfunction(getattr(F, n))]
+    names += [n for n in tinygrad_np.__all__ if inspect.isfunction(getattr(tinygrad_np, n))]
+    return sorted(set(names))
+
+
+def test_tensor_ops_page_lists_every_operation():
+    text = (ROOT / "docs" / "tensor-ops.md").read_text()
+    code = " ".join(re.findall(r"`([^`]+)`", text))
+    listed = set(re.findall(r"\w+", code)) | set(re.findall(r"F\.\w+", code))  # names in code spans
+    missing = [n for n in _listed_ops() if n not in listed]
+    assert not missing, f"docs/tensor-ops.md does not list: {missing}"
 
 
 def test_readme_custom_op_example_states_it_needs_hypothesis():
