@@ -16,7 +16,7 @@ import json
 import os
 import time
 import zipfile
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -249,10 +249,14 @@ class DeepNeuralNetworkClassifier:
         return nn.Sequential(*layers).to(dtype)
 
     # ---- training ------------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> DeepNeuralNetworkClassifier:
+    def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None, *,
+            on_first_step: Callable[[Tensor, nn.Module], None] | None = None) -> DeepNeuralNetworkClassifier:
         """Train from scratch on X (N, n_features) and labels y (N,) or one-hot (N, C).
 
         With X_val / y_val, the validation loss and accuracy are recorded after every epoch.
+        `on_first_step(loss, model)` is called once, with the first step's loss before its
+        backward pass frees the graph (to draw it with `tinygrad_np.viz`); its time is not
+        counted in `epoch_time_`.
         """
         p = self._checked_params()
         dtype = p["dtype"]
@@ -290,7 +294,8 @@ class DeepNeuralNetworkClassifier:
                                                            "accuracy_val", "epoch_time")}
         batches = MiniBatches(X, y_idx, self.batch_size, shuffle=True, rng=rng)
         for epoch in range(self.epochs):
-            seconds = self._train_epoch(model, opt, batches, f"epoch {epoch + 1}/{self.epochs}")
+            seconds = self._train_epoch(model, opt, batches, f"epoch {epoch + 1}/{self.epochs}", on_first_step)
+            on_first_step = None
             t0 = time.perf_counter()
             loss, acc = self._evaluate(model, X, y_idx)
             history["loss_train"].append(loss)
@@ -327,8 +332,10 @@ class DeepNeuralNetworkClassifier:
         self.epoch_time_ = history["epoch_time"]
         self.n_iter_ = n_iter
 
-    def _train_epoch(self, model: nn.Sequential, opt: Any, batches: MiniBatches, desc: str) -> float:
-        """One pass over the mini-batches; returns its seconds.  This loop is the hot path."""
+    def _train_epoch(self, model: nn.Sequential, opt: Any, batches: MiniBatches, desc: str,
+                     hook: Callable[[Tensor, nn.Module], None] | None = None) -> float:
+        """One pass over the mini-batches; returns its seconds (not counting `hook`, called with the
+        first step's loss before its backward).  This loop is the hot path."""
         model.train()
         bar = ProgressBar(len(batches), desc, enabled=None if self.verbose else False)
         every = 25
@@ -338,6 +345,11 @@ class DeepNeuralNetworkClassifier:
             start = time.perf_counter()
             for i, (Xb, yb) in enumerate(batches, 1):
                 loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
+                if hook is not None:
+                    t0 = time.perf_counter()
+                    hook(loss, model)
+                    hook = None
+                    start += time.perf_counter() - t0
                 zero_grad()
                 loss.backward()
                 step()

@@ -3,6 +3,7 @@
     python -m tinygrad_np mnist                         # 784-400-200-10 ReLU, ~98% test accuracy
     python -m tinygrad_np mnist --activation tanh --init simple --optimizer adagrad --lr 0.01 --epochs 5
     python -m tinygrad_np mnist --limit 2000 --epochs 1 --plot curves.png
+    python -m tinygrad_np mnist --graph step.svg         # also draw the graph of one training step
     python -m tinygrad_np compare --epochs 5            # the seed's experiments, as a Markdown table
 """
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from tinygrad_np import viz
 from tinygrad_np._malloc import tune_malloc
 from tinygrad_np._threads import set_num_threads
 from tinygrad_np.classifier import INITIALIZERS, OPTIMIZERS, DeepNeuralNetworkClassifier
 from tinygrad_np.data import train_val_split
 from tinygrad_np.datasets import mnist
+from tinygrad_np.nn import Module
+from tinygrad_np.tensor import Tensor
 
 # The seed's experiments (problem 9): name -> classifier arguments.
 COMPARE = {
@@ -112,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the trained classifier to PATH (.npz; DeepNeuralNetworkClassifier.load)")
     o.add_argument("--plot", metavar="PNG", help="draw the learning curves (loss and accuracy per epoch, train vs val) "
                                                  "to PNG; needs matplotlib (pip install 'tinygrad_np[plot]')")
+    o.add_argument("--graph", metavar="PATH", help="draw the computation graph of the first training step to PATH: "
+                                                   ".dot (Graphviz text), or .svg/.png/.pdf with Graphviz's dot")
     o.add_argument("--quiet", action="store_true", help="print only the test accuracy")
 
     c = sub.add_parser("compare", help="train the seed's experiments and print a Markdown table",
@@ -177,6 +183,11 @@ def plot_curves(clf: DeepNeuralNetworkClassifier, path: str, title: str = "") ->
 def cmd_mnist(args: argparse.Namespace) -> int:
     if args.plot:
         _check_plot_available()
+    if args.graph:
+        try:
+            viz.check_path(args.graph)
+        except (ValueError, viz.GraphvizNotFoundError) as e:
+            raise CliError(f"--graph: {e}") from None
     X, y, X_val, y_val, X_test, y_test = _load(args)
     clf = DeepNeuralNetworkClassifier(
         hidden_layer_sizes=tuple(args.hidden), activation=args.activation, initializer=args.init,
@@ -190,7 +201,7 @@ def cmd_mnist(args: argparse.Namespace) -> int:
         val = f", {len(X_val)} validation" if X_val is not None else ""
         print(f"MNIST: {len(X)} training{val}, {len(X_test)} test examples; {desc}", flush=True)
     try:
-        clf.fit(X, y, X_val, y_val)
+        clf.fit(X, y, X_val, y_val, on_first_step=_graph_writer(args.graph) if args.graph else None)
     except ValueError as e:
         raise CliError(str(e)) from None
     acc = clf.score(X_test, y_test)
@@ -202,7 +213,19 @@ def cmd_mnist(args: argparse.Namespace) -> int:
     if args.plot:
         plot_curves(clf, args.plot, title=f"MNIST {desc}: test accuracy {100 * acc:.2f}%")
         print(f"wrote the learning curves to {args.plot}")
+    if args.graph:
+        print(f"wrote the graph of one training step to {args.graph}")
     return 0
+
+
+def _graph_writer(path: str) -> Callable[[Tensor, Module], None]:
+    """The classifier's first-step hook that draws the step's graph to `path` (before backward frees it)."""
+    def write(loss: Tensor, model: Module) -> None:
+        try:
+            viz.render(loss, path, params=model)
+        except (OSError, RuntimeError) as e:
+            raise CliError(f"--graph: {e}") from None
+    return write
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -17,8 +17,14 @@ _REDUCTIONS = ("mean", "sum", "none")
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # by itemsize
 
 
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+def _tensor(x: Any, op: str) -> Tensor:
+    """x as a Tensor; a value that cannot be one raises TypeError naming `op`."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(x)
+    except TypeError as e:
+        raise TypeError(f"{op}: {str(e).removeprefix('Tensor: ')}") from None
 
 
 def linear(x: Any, W: Tensor, b: Tensor | None = None, activation: str | None = None) -> Tensor:
@@ -29,12 +35,9 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None, activation: str | None = 
     `linear(x, W, b, "relu")` costs one array where `relu(linear(x, W, b))` costs two).
     The backward computes dW and db, and dx only when x requires grad.
     """
-    if not isinstance(x, Tensor):
-        x = Tensor(x)
-    if not isinstance(W, Tensor):
-        W = Tensor(W)
-    if b is not None and not isinstance(b, Tensor):
-        b = Tensor(b)
+    x, W = _tensor(x, "linear"), _tensor(W, "linear")
+    if b is not None:
+        b = _tensor(b, "linear")
     xs, ws = x._data.shape, W._data.shape
     if len(ws) != 2 or not xs or xs[-1] != ws[0]:
         raise ValueError(f"linear: x of shape {x.shape} does not match W of shape {W.shape} "
@@ -48,31 +51,42 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None, activation: str | None = 
     return ops.Linear.apply(x, W, b, activation=activation)
 
 
+def _target_array(target: Any, op: str) -> np.ndarray:
+    """A loss target as an array: labels stay integers (a list of ints too), values real."""
+    try:
+        t = np.asarray(target)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{op}: cannot convert the target ({type(target).__name__}) to an array: {e}") from None
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: the target must be real numbers, got dtype {t.dtype}")
+    return t
+
+
 def relu(x: Any) -> Tensor:
     """max(x, 0), elementwise.  The gradient at exactly 0 is 0 (as in PyTorch)."""
-    return ops.ReLU.apply(_tensor(x))
+    return ops.ReLU.apply(_tensor(x, "relu"))
 
 
 def tanh(x: Any) -> Tensor:
     """Hyperbolic tangent, elementwise."""
-    return ops.Tanh.apply(_tensor(x))
+    return ops.Tanh.apply(_tensor(x, "tanh"))
 
 
 def sigmoid(x: Any) -> Tensor:
     """1 / (1 + exp(-x)), elementwise, finite for any finite x."""
-    return ops.Sigmoid.apply(_tensor(x))
+    return ops.Sigmoid.apply(_tensor(x, "sigmoid"))
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, computed max-subtracted. Same shape as x."""
-    x = _tensor(x)
+    x = _tensor(x, "softmax")
     (axis,) = ops.normalize_axis(axis, x.ndim, "softmax")
     return ops.Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, computed max-subtracted. Same shape as x."""
-    x = _tensor(x)
+    x = _tensor(x, "log_softmax")
     (axis,) = ops.normalize_axis(axis, x.ndim, "log_softmax")
     return ops.LogSoftmax.apply(x, axis=axis)
 
@@ -84,13 +98,13 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
     class probabilities / one-hot rows of shape (N, C).  reduction: "mean" (over N,
     returns a 0-d tensor), "sum", or "none" (returns the N per-example losses).
     """
-    logits = _tensor(logits)
+    logits = _tensor(logits, "softmax_cross_entropy")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if logits.ndim != 2:
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C), got {logits.shape}")
     n, c = logits.shape
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target.data if isinstance(target, Tensor) else _target_array(target, "softmax_cross_entropy")
     if t.ndim == 1:
         if t.dtype.kind not in "iu":
             raise ValueError(f"softmax_cross_entropy: class labels must have an integer dtype, got {t.dtype} "

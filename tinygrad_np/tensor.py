@@ -197,11 +197,12 @@ class Function:
                 needs.append(False)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
-        except ValueError as e:
+        except (ValueError, IndexError, TypeError) as e:  # NumPy's words, with the op's name and the shapes
             shapes = " and ".join(str(np.shape(a)) for a in raw if isinstance(a, np.ndarray))
             name = cls.__name__.lower()
             msg = str(e).removeprefix(f"{name}: ")
-            raise ValueError(f"{name}: {msg} (input shapes {shapes})") from None
+            kind = next(k for k in (ValueError, IndexError, TypeError) if isinstance(e, k))  # AxisError: ValueError
+            raise kind(f"{name}: {msg} (input shapes {shapes})") from None
         t = _new_tensor(Tensor)
         t._data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = None
@@ -227,6 +228,14 @@ def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
+
+
+def _as_gradient(value: Any, ctx: Function) -> np.ndarray:
+    """A gradient a backward returned as a NumPy scalar, a Python number or an array subclass."""
+    if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
+        return np.asarray(value)
+    raise TypeError(f"{type(ctx).__name__}.backward returned a {type(value).__name__} as a gradient; "
+                    f"return an ndarray (or None) per input")
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -276,7 +285,7 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                                "arrays were freed. Pass retain_graph=True to the first backward call.")
         in_grads = ctx.backward(ctx, grads.pop(node))
         if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
+            in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
         if len(in_grads) != len(ctx.parents):
             raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(in_grads)} gradient(s) "
                                f"for {len(ctx.parents)} input(s)")
@@ -285,7 +294,9 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                 continue
             if pg is None:  # a custom backward may return None for an input: a zero gradient
                 pg = np.zeros_like(parent._data)
-            elif pg.shape != parent._data.shape:
+            elif type(pg) is not np.ndarray:
+                pg = _as_gradient(pg, ctx)
+            if pg.shape != parent._data.shape:
                 pg = _unbroadcast(pg, parent, ctx)
             pctx = parent._ctx
             acc = grads if pctx is not None else leaf_grads
@@ -351,7 +362,40 @@ class Tensor:
         return self._ctx is None
 
     def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item: a Tensor with {self._data.size} elements cannot be converted to a Python "
+                             f"number (shape {self.shape})")
         return self._data.item()
+
+    def _one_element(self, what: str) -> Any:
+        if self._data.size != 1:
+            raise TypeError(f"{what}: the value of a Tensor with {self._data.size} elements (shape {self.shape}) "
+                            f"is ambiguous; reduce it first (e.g. .any(), .sum()) or use .item() on one element")
+        return self._data.reshape(())[()]
+
+    def __bool__(self) -> bool:
+        return bool(self._one_element("bool"))
+
+    def __float__(self) -> float:
+        return float(self._one_element("float"))
+
+    def __int__(self) -> int:
+        return int(self._one_element("int"))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)` gives the data (shared unless a copy or another dtype is asked for)."""
+        if copy:
+            return np.array(self._data, dtype=dtype)
+        return self._data if dtype is None or np.dtype(dtype) == self._data.dtype else self._data.astype(dtype)
+
+    def tolist(self) -> Any:
+        """The data as (nested) Python lists of numbers."""
+        return self._data.tolist()
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return self._data.size
 
     def numpy(self) -> np.ndarray:
         return self._data
@@ -388,7 +432,14 @@ class Tensor:
             grad = np.empty(self._data.shape, self._data.dtype)
             grad.fill(1)
         else:
-            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            try:
+                given = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            except (ValueError, TypeError):
+                given = None
+            if given is None or given.dtype.kind not in "biuf":
+                raise TypeError(f"backward: grad must be real numbers of shape {self.shape}, got "
+                                f"{type(grad).__name__}{'' if given is None else f' of dtype {given.dtype}'}")
+            grad = np.array(given, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad of shape {grad.shape} does not match output shape {self.shape}")
         # Nodes are processed newest first (a max-heap on creation order): every consumer of a
@@ -461,13 +512,19 @@ class Tensor:
         return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        """A tensor of the same data in `shape` (ints, one of them may be -1), as `np.reshape`."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if not all(map(ops.is_int, shape)):
+            raise TypeError(f"reshape: the shape must be ints, got {shape!r}")
         return ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes: Any) -> Tensor:
-        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        """The axes permuted (reversed when none are given), as `np.transpose`."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        if not all(map(ops.is_int, axes)):
+            raise TypeError(f"transpose: the axes must be ints, got {axes!r}")
         return ops.Transpose.apply(self, axes=axes or None)
 
     @property

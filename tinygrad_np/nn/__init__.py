@@ -352,6 +352,8 @@ class Flatten(_Leaf):
 
     def forward(self, x: Any) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
+        if not -max(x.ndim, 1) <= self.start_axis < max(x.ndim, 1):
+            raise ValueError(f"Flatten: start_axis {self.start_axis} is out of range for an input of shape {x.shape}")
         start = self.start_axis % x.ndim if x.ndim else 0
         return x.reshape(x.shape[:start] + (-1,))
 

@@ -17,19 +17,32 @@ from tinygrad_np.tensor import Function
 
 
 # ---- argument checks shared by Tensor methods and tinygrad_np.functional --------------------
+def is_int(value: Any) -> bool:
+    """An int or NumPy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def normalize_axis(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...] | None:
     """Return `axis` as a sorted tuple of non-negative axes (None means all), or raise ValueError."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if is_int(axis) else tuple(axis) if isinstance(axis, (tuple, list)) else None
+    if axes is None or not all(map(is_int, axes)):
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimension(s)")
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out))
+
+
+def require_float(x: np.ndarray) -> None:
+    """Raise TypeError unless x is a float array (the float functions refuse labels and masks)."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"needs a float tensor, got dtype {x.dtype} (convert with Tensor(x, dtype=np.float32))")
 
 
 def check_exponent(exponent: Any) -> float:
@@ -125,6 +138,7 @@ class Pow(Function):
 class Exp(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = np.exp(x)
         ctx.save_for_backward(y)
         return y
@@ -138,6 +152,7 @@ class Exp(Function):
 class Log(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         ctx.save_for_backward(x)
         return np.log(x)
 
@@ -189,6 +204,7 @@ class ReLU(Function):
 class Tanh(Function):
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = np.tanh(x)
         ctx.save_for_backward(y)
         return y
@@ -203,6 +219,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
+        require_float(x)
         y = sigmoid(x)
         ctx.save_for_backward(y)
         return y
@@ -234,12 +251,12 @@ class MatMul(Function):
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = np.matmul(g, np.swapaxes(b2, -1, -2))
-            if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(0)
+            if a.ndim == 1:  # (..., 1, n): sum the batch dims (the 1 is harmless)
+                ga = np.add.reduce(ga, axis=tuple(range(ga.ndim - 1)))
         if ctx.needs_input_grad[1]:
             gb = np.matmul(np.swapaxes(a2, -1, -2), g)
-            if b.ndim == 1:
-                gb = gb.reshape(-1, b.shape[0]).sum(0)
+            if b.ndim == 1:  # (..., n, 1)
+                gb = np.add.reduce(gb, axis=tuple(range(gb.ndim - 2)) + (gb.ndim - 1,))
         return ga, gb
 
 
@@ -320,8 +337,9 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        if x.size == 0:
-            raise ValueError("max of an empty tensor")
+        reduced = range(x.ndim) if axis is None else axis
+        if any(x.shape[a] == 0 for a in reduced):
+            raise ValueError("max over a zero-length axis is undefined")
         y = np.max(x, axis=axis, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.axis, ctx.keepdims = axis, keepdims
@@ -387,6 +405,11 @@ class Index(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float(x)
+        if x.size == 0:  # empty in, empty out (no maximum to subtract)
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
@@ -402,6 +425,11 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
+        require_float(x)
+        if x.size == 0:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
         shifted = x - x.max(axis=axis, keepdims=True)
         shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(shifted)
@@ -422,6 +450,7 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, target, reduction):
+        require_float(logits)
         # ufunc.reduce, not .max()/.sum(): the same reductions without a Python wrapper (hot path)
         shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
         e = np.exp(shifted)
@@ -441,7 +470,9 @@ class SoftmaxCrossEntropy(Function):
         if reduction == "none":
             return losses
         total = np.add.reduce(losses)
-        return total / n if reduction == "mean" and n else total
+        if reduction == "mean":  # over no rows: NaN, as in PyTorch
+            return total / n if n else np.full((), np.nan, logits.dtype)
+        return total
 
     @staticmethod
     def backward(ctx, grad):
