@@ -71,11 +71,13 @@ def _undocumented() -> list[str]:
             if not (inspect.isfunction(obj) or inspect.isclass(obj)) or not _own_code(obj):
                 continue  # constants and tables (documented in their module's docstring), re-exported modules
             where = f"{obj.__module__}.{obj.__qualname__}"
-            if not inspect.getdoc(obj):
-                missing.add(where)
             if inspect.isclass(obj):
-                # inspect.getdoc inherits a docstring from the base class's method, as the reference shows it
+                if not (vars(obj).get("__doc__") or "").strip():  # its own: getdoc would inherit the base's
+                    missing.add(where)
+                # A method may inherit its docstring from the method it overrides, as the reference shows it.
                 missing.update(qual for qual, m in _public_methods(obj) if not inspect.getdoc(m))
+            elif not inspect.getdoc(obj):
+                missing.add(where)
     return sorted(missing)
 
 
@@ -103,11 +105,18 @@ def test_the_check_sees_a_missing_docstring(monkeypatch):
         return x
 
     no_doc_either.__module__, no_doc_either.__qualname__ = F.__name__, "undocumented_function"
+    class Undocumented(nn.Module):  # a class without its own docstring (Module's is not inherited)
+        pass
+
+    Undocumented.__module__, Undocumented.__qualname__ = nn.__name__, "Undocumented"
     monkeypatch.setattr(nn.Module, "undocumented_method", no_doc, raising=False)
     monkeypatch.setattr(F, "undocumented_function", no_doc_either, raising=False)
+    monkeypatch.setattr(nn, "Undocumented", Undocumented, raising=False)
+    monkeypatch.setattr(nn, "__all__", nn.__all__ + ["Undocumented"])
     missing = _undocumented()
     assert "tinygrad_np.nn.Module.undocumented_method" in missing
     assert "tinygrad_np.functional.undocumented_function" in missing
+    assert "tinygrad_np.nn.Undocumented" in missing
 
 
 def test_api_reference_builds(tmp_path):
