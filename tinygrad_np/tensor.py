@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import threading
 from heapq import heappop, heappush
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -502,14 +502,67 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.Index.apply(self, index=index)
 
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Sum.apply(self, axis=ops.normalize_axis(axis, self.ndim, "sum"), keepdims=keepdims)
+    # Reductions take numpy's `axis` / `keepdims` or torch's `dim` / `keepdim`.
+    def _axes(self, op: str, axis: Any, keepdims: bool, dim: Any, keepdim: bool | None) -> tuple[Any, bool]:
+        if dim is not None:
+            if axis is not None:
+                raise TypeError(f"{op}: give axis or dim, not both")
+            axis = dim
+        return ops.normalize_axis(axis, self.ndim, op), bool(keepdims if keepdim is None else keepdim)
 
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Mean.apply(self, axis=ops.normalize_axis(axis, self.ndim, "mean"), keepdims=keepdims)
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """Sum over `axis` (an int, a tuple of ints, or None for all)."""
+        axes, keep = self._axes("sum", axis, keepdims, dim, keepdim)
+        return ops.Sum.apply(self, axis=axes, keepdims=keep)
 
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: bool | None = None) -> Tensor:
+        """Mean over `axis` (an int, a tuple of ints, or None for all)."""
+        axes, keep = self._axes("mean", axis, keepdims, dim, keepdim)
+        return ops.Mean.apply(self, axis=axes, keepdims=keep)
+
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """Maximum over `axis`; tied maxima share the gradient."""
+        axes, keep = self._axes("max", axis, keepdims, dim, keepdim)
+        return ops.Max.apply(self, axis=axes, keepdims=keep)
+
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """Minimum over `axis`; tied minima share the gradient."""
+        axes, keep = self._axes("min", axis, keepdims, dim, keepdim)
+        return ops.Min.apply(self, axis=axes, keepdims=keep)
+
+    def var(self, axis: Any = None, keepdims: bool = False, *, correction: int = 1, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Variance over `axis`: sum((x - mean)^2) / (n - correction), as `torch.var` (unbiased by default);
+        NaN where n <= correction."""
+        axes, keep = self._axes("var", axis, keepdims, dim, keepdim)
+        n = int(np.prod([self.shape[a] for a in (range(self.ndim) if axes is None else axes)]))
+        d = self - self.mean(axis=axes, keepdims=True)
+        total = (d * d).sum(axis=axes, keepdims=keep)
+        return total / (n - correction) if n > correction else total * np.nan
+
+    def std(self, axis: Any = None, keepdims: bool = False, *, correction: int = 1, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Standard deviation over `axis`: sqrt of `var` with the same arguments."""
+        return self.var(axis, keepdims, correction=correction, dim=dim, keepdim=keepdim).sqrt()
+
+    def _arg(self, op: str, fn: Any, axis: Any, keepdims: bool, dim: Any, keepdim: bool | None) -> Tensor:
+        axes, keep = self._axes(op, axis, keepdims, dim, keepdim)
+        if axes is not None and len(axes) != 1:
+            raise ValueError(f"{op}: takes one axis or None, got {axis if dim is None else dim!r}")
+        if self._data.size == 0:
+            raise ValueError(f"{op}: of an empty tensor (shape {self.shape})")
+        return Tensor(fn(self._data, axis=None if axes is None else axes[0], keepdims=keep).astype(np.int64))
+
+    def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Indices (int64, no gradient) of the maxima along `axis` (None: of the flattened tensor)."""
+        return self._arg("argmax", np.argmax, axis, keepdims, dim, keepdim)
+
+    def argmin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Indices (int64, no gradient) of the minima along `axis` (None: of the flattened tensor)."""
+        return self._arg("argmin", np.argmin, axis, keepdims, dim, keepdim)
 
     def reshape(self, *shape: Any) -> Tensor:
         """A tensor of the same data in `shape` (ints, one of them may be -1), as `np.reshape`."""
@@ -545,6 +598,139 @@ class Tensor:
 
     def sigmoid(self) -> Tensor:
         return ops.Sigmoid.apply(self)
+
+    def sqrt(self) -> Tensor:
+        """Square root, elementwise (x ** 0.5)."""
+        return ops.Pow.apply(self, exponent=0.5)
+
+    def abs(self) -> Tensor:
+        """|x|, elementwise; the gradient at 0 is 0."""
+        return ops.Abs.apply(self)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """x limited to [min, max] (either may be None), as `torch.clamp`."""
+        if min is None and max is None:
+            raise ValueError("clamp: give min, max or both")
+        for v in (min, max):
+            if v is not None:
+                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                    raise TypeError(f"clamp: min and max must be real numbers or None, got {v!r}")
+        return ops.Clamp.apply(self, low=None if min is None else float(min), high=None if max is None else float(max))
+
+    clip = clamp
+
+    # ---- shape helpers with PyTorch's names --------------------------------------------------
+    def view(self, *shape: Any) -> Tensor:
+        """The same as `reshape` (the data is shared when NumPy can, as always)."""
+        return self.reshape(*shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of length 1 at position `dim` (-ndim-1 <= dim <= ndim)."""
+        if not ops.is_int(dim) or not -self.ndim - 1 <= dim <= self.ndim:
+            raise ValueError(f"unsqueeze: dim {dim!r} is out of range for a tensor of shape {self.shape}")
+        d = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        """Drop axes of length 1 (all of them, or those in `dim` whose length is 1, as torch)."""
+        axes = ops.normalize_axis(dim, self.ndim, "squeeze")
+        drop = [a for a in (range(self.ndim) if axes is None else axes) if self.shape[a] == 1]
+        return self.reshape(tuple(n for a, n in enumerate(self.shape) if a not in drop))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge the axes start_dim..end_dim (inclusive) into one."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        (start,), (end,) = (ops.normalize_axis(a, self.ndim, "flatten") for a in (start_dim, end_dim))
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+
+    # ---- comparisons: boolean tensors without gradient ---------------------------------------
+    def _compare(self, other: Any, ufunc: Any, op: str) -> Tensor:
+        o = operand(other, self, op)
+        try:
+            return Tensor(ufunc(self._data, o._data if isinstance(o, Tensor) else o))
+        except ValueError as e:
+            raise ValueError(f"{op}: {e} (shapes {self.shape} and {np.shape(o)})") from None
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        try:
+            return self._compare(other, np.equal, "eq")
+        except TypeError:
+            return NotImplemented  # then Python compares identities, as for `t == None`
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        try:
+            return self._compare(other, np.not_equal, "ne")
+        except TypeError:
+            return NotImplemented
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less, "lt")
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal, "le")
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater, "gt")
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal, "ge")
+
+    __hash__ = object.__hash__  # identity, so tensors stay usable as dict keys and in sets
+
+    # ---- in place: only where nothing is recorded ---------------------------------------------
+    def _inplace(self, ufunc: Any, other: Any, op: str) -> Tensor:
+        if self.requires_grad and _grad_mode.enabled:
+            raise RuntimeError(f"{op}: a tensor that requires grad cannot be changed in place while grad is "
+                               f"recorded; do it inside `with no_grad():` (as an optimizer update), or on .data")
+        o = operand(other, self, op)
+        o = o._data if isinstance(o, Tensor) else o
+        try:
+            shape = np.broadcast_shapes(self.shape, np.shape(o))
+        except ValueError:
+            shape = None
+        if shape != self.shape:
+            raise ValueError(f"{op}: an operand of shape {np.shape(o)} cannot be applied in place to shape "
+                             f"{self.shape}")
+        if not self._data.flags.writeable:
+            raise ValueError(f"{op}: the tensor's data is read-only")
+        ufunc(self._data, o, out=self._data, casting="same_kind")
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(np.add, other, "add_")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(np.subtract, other, "sub_")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(np.multiply, other, "mul_")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(np.divide, other, "div_")
+
+    def zero_(self) -> Tensor:
+        """Fill with zeros, in place (under the same rule as `+=`); returns self."""
+        return self.fill_(0)
+
+    def fill_(self, value: float) -> Tensor:
+        """Fill with `value`, in place; returns self."""
+        return self._inplace(lambda a, v, out, casting: np.copyto(out, v, casting="unsafe"), value, "fill_")
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy `src`'s values (broadcast to self's shape, cast to self's dtype) in place; returns self."""
+        return self._inplace(lambda a, v, out, casting: np.copyto(out, v, casting="unsafe"), src, "copy_")
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` on a leaf (float tensors only); returns self."""
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: only leaves can stop requiring grad; use .detach()")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only float tensors can require grad, got dtype {self._data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
 
 
 class Parameter(Tensor):

@@ -162,6 +162,39 @@ class Log(Function):
         return grad / x
 
 
+class Abs(Function):
+    """|x|; the gradient at exactly 0 is 0, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * np.sign(ctx.saved_tensors[0])
+
+
+class Clamp(Function):
+    """x limited to [low, high] (either may be None); the gradient passes where low <= x <= high."""
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        ctx.save_for_backward(x)
+        ctx.low, ctx.high = low, high
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        inside = np.ones(x.shape, bool)
+        if ctx.low is not None:
+            inside &= x >= ctx.low
+        if ctx.high is not None:
+            inside &= x <= ctx.high
+        return grad * inside
+
+
 # The activations' derivatives, from their output y: shared by the elementwise ops and the
 # fused Linear (which applies the activation in place on its own fresh output).
 def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -269,7 +302,8 @@ LINEAR_ACTIVATIONS = {
 
 
 class Linear(Function):
-    """act(x @ W + b), W of shape (n_in, n_out), act None or a name in LINEAR_ACTIVATIONS.
+    """act(x @ W + b), W of shape (n_in, n_out) (or (n_out, n_in), PyTorch's layout, with
+    `transposed`: read as W.T, a view), act None or a name in LINEAR_ACTIVATIONS.
 
     One node: the activation runs in place on the fresh product (no second array, no second
     node), and the backward takes the activation's derivative first.  dx is computed only
@@ -277,8 +311,8 @@ class Linear(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, W, b, activation=None):
-        y = np.matmul(x, W)
+    def forward(ctx, x, W, b, activation=None, transposed=False):
+        y = np.matmul(x, W.T if transposed else W)
         if b is not None:
             if b.dtype == y.dtype:
                 y += b
@@ -287,7 +321,7 @@ class Linear(Function):
         if activation is not None:
             y = LINEAR_ACTIVATIONS[activation][0](y)
         ctx.save_for_backward(x, W, y if activation is not None else None)
-        ctx.activation = activation
+        ctx.activation, ctx.transposed = activation, transposed
         return y
 
     @staticmethod
@@ -300,8 +334,8 @@ class Linear(Function):
             x, grad2 = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
         else:
             grad2 = grad
-        dx = np.matmul(grad, W.T) if need_x else None
-        dW = np.matmul(x.T, grad2) if need_W else None
+        dx = np.matmul(grad, W if ctx.transposed else W.T) if need_x else None
+        dW = (np.matmul(grad2.T, x) if ctx.transposed else np.matmul(x.T, grad2)) if need_W else None
         db = np.add.reduce(grad2, axis=0) if need_b else None
         return dx, dW, db
 
@@ -335,15 +369,17 @@ class Mean(Function):
 class Max(Function):
     """Maximum over axes; tied maxima share the gradient equally."""
 
-    @staticmethod
-    def forward(ctx, x, axis, keepdims):
+    reduce = staticmethod(np.max)
+
+    @classmethod
+    def forward(cls, ctx, x, axis, keepdims):
         reduced = range(x.ndim) if axis is None else axis
         if any(x.shape[a] == 0 for a in reduced):
-            raise ValueError("max over a zero-length axis is undefined")
-        y = np.max(x, axis=axis, keepdims=True)
+            raise ValueError(f"{cls.__name__.lower()} over a zero-length axis is undefined")
+        y = cls.reduce(x, axis=axis, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.axis, ctx.keepdims = axis, keepdims
-        return y if keepdims else np.max(x, axis=axis)
+        return y if keepdims else cls.reduce(x, axis=axis)
 
     @staticmethod
     def backward(ctx, grad):
@@ -351,6 +387,12 @@ class Max(Function):
         mask = x == y
         count = mask.sum(axis=ctx.axis, keepdims=True)
         return mask * (_expand(grad, ctx.axis, ctx.keepdims, x.ndim) / count)
+
+
+class Min(Max):
+    """Minimum over axes; tied minima share the gradient equally."""
+
+    reduce = staticmethod(np.min)
 
 
 # ---- shape ----------------------------------------------------------------------------------
@@ -399,6 +441,37 @@ class Index(Function):
         else:
             np.add.at(full, ctx.index, grad)
         return full
+
+
+# ---- joining and selecting ----------------------------------------------------------------
+class Cat(Function):
+    """Concatenation of the positional inputs along `axis` (as `np.concatenate`)."""
+
+    @staticmethod
+    def forward(ctx, *xs, axis):
+        ctx.axis = axis
+        ctx.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.split(grad, ctx.bounds, axis=ctx.axis))
+
+
+class Where(Function):
+    """a where cond else b (cond a boolean array, broadcast as in `np.where`)."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (cond,) = ctx.saved_tensors
+        da = np.where(cond, grad, 0) if ctx.needs_input_grad[1] else None
+        db = np.where(cond, 0, grad) if ctx.needs_input_grad[2] else None
+        return None, da, db
 
 
 # ---- softmax family -------------------------------------------------------------------------
@@ -490,3 +563,29 @@ class SoftmaxCrossEntropy(Function):
         d *= scale
         dt = ctx.neg_log_p * scale if ctx.needs_input_grad[1] else None
         return d, dt
+
+
+class BCEWithLogits(Function):
+    """Elementwise binary cross-entropy of s = sigmoid(x) against t, positives weighted by w
+    (pos_weight, 1 when None):  -(w t log s + (1 - t) log(1 - s)) = (1 - t) x + (1 + (w - 1) t) sp(-x),
+    with sp(-x) = log(1 + e^-x) computed stably.
+
+    d/dx = (1 + (w - 1) t) s - w t;   d/dt = -x + (w - 1) sp(-x).
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, pos_weight):
+        require_float(x)
+        sp = np.logaddexp(0, -x)
+        w1 = 0.0 if pos_weight is None else pos_weight - 1  # w - 1
+        ctx.save_for_backward(x, t, sp)
+        ctx.w1 = w1
+        return (1 - t) * x + (1 + w1 * t) * sp
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t, sp = ctx.saved_tensors
+        w1 = ctx.w1
+        dx = grad * ((1 + w1 * t) * sigmoid(x) - (1 + w1) * t)
+        dt = grad * (w1 * sp - x) if ctx.needs_input_grad[1] else None
+        return dx, dt
