@@ -40,7 +40,8 @@ def build(out_dir: str | Path) -> Path:
         # A package pulls in its submodules, which are also named: pdoc then warns of duplicates.
         warnings.filterwarnings("ignore", message="The module specification")
         # hypothesis' @composite wrappers keep string annotations that pdoc cannot resolve.
-        warnings.filterwarnings("ignore", message=r"Error parsing type annotation .* for tinygrad_np\.testing\.strategies\.")
+        warnings.filterwarnings("ignore",
+                                message=r"Error parsing type annotation .* for tinygrad_np\.testing\.strategies\.")
         pdoc.pdoc(*public_modules(), output_directory=out)
     return out / "index.html"
 

@@ -123,6 +123,7 @@ def _add_common(p: argparse.ArgumentParser, epochs: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: the `mnist` and `compare` subcommands and their flags."""
     parser = _Parser(prog="tinygrad-np",
                                      description="tinygrad_np: train on MNIST from the command line.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -272,6 +273,8 @@ def plot_curves(clf: DeepNeuralNetworkClassifier, path: str, title: str = "") ->
 
 
 def cmd_mnist(args: argparse.Namespace) -> int:
+    """Train one classifier on MNIST, print per-epoch curves and the test accuracy; returns
+    the exit status."""
     _check_outputs(args)
     X, y, X_val, y_val, X_test, y_test = _load(args)
     clf = DeepNeuralNetworkClassifier(
@@ -312,6 +315,8 @@ def _graph_writer(path: str) -> Callable[[Tensor, Module], None]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """Train the seed's configurations (`COMPARE`) and print a Markdown table of their
+    results; returns the exit status."""
     X, y, X_val, y_val, X_test, y_test = _load(args)
     n_val = 0 if X_val is None else len(X_val)
     print(f"MNIST: {len(X)} training, {n_val} validation, {len(X_test)} test examples; {args.epochs} epochs, "

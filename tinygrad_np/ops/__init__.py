@@ -61,6 +61,7 @@ def _expand(grad: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool, ndim
 
 # ---- elementwise binary ---------------------------------------------------------------------
 class Add(Function):
+    """a + b, elementwise with NumPy broadcasting."""
     @staticmethod
     def forward(ctx, a, b):
         return np.add(a, b)
@@ -71,6 +72,7 @@ class Add(Function):
 
 
 class Sub(Function):
+    """a - b, elementwise with NumPy broadcasting."""
     @staticmethod
     def forward(ctx, a, b):
         return np.subtract(a, b)
@@ -81,6 +83,7 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """a * b, elementwise with NumPy broadcasting."""
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -94,6 +97,7 @@ class Mul(Function):
 
 
 class Div(Function):
+    """a / b, elementwise with NumPy broadcasting."""
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -108,6 +112,7 @@ class Div(Function):
 
 # ---- elementwise unary ----------------------------------------------------------------------
 class Neg(Function):
+    """-x, elementwise."""
     @staticmethod
     def forward(ctx, x):
         return np.negative(x)
@@ -136,6 +141,7 @@ class Pow(Function):
 
 
 class Exp(Function):
+    """e ** x, elementwise."""
     @staticmethod
     def forward(ctx, x):
         require_float(x)
@@ -150,6 +156,7 @@ class Exp(Function):
 
 
 class Log(Function):
+    """Natural logarithm, elementwise."""
     @staticmethod
     def forward(ctx, x):
         require_float(x)
@@ -198,10 +205,12 @@ class Clamp(Function):
 # The activations' derivatives, from their output y: shared by the elementwise ops and the
 # fused Linear (which applies the activation in place on its own fresh output).
 def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """grad * relu'(x), from ReLU's output y: grad where y > 0, else 0."""
     return grad * (y > 0)
 
 
 def tanh_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """grad * (1 - y^2), from tanh's output y, in one temporary."""
     d = np.empty(np.shape(y), np.result_type(grad, y))  # grad * (1 - y*y) in one temporary
     np.multiply(y, y, out=d)
     np.subtract(1, d, out=d)
@@ -217,6 +226,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def sigmoid_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """grad * y * (1 - y), from sigmoid's output y."""
     return grad * (y * (1 - y))
 
 
@@ -235,6 +245,7 @@ class ReLU(Function):
 
 
 class Tanh(Function):
+    """Hyperbolic tangent, elementwise."""
     @staticmethod
     def forward(ctx, x):
         require_float(x)
@@ -342,6 +353,7 @@ class Linear(Function):
 
 # ---- reductions -----------------------------------------------------------------------------
 class Sum(Function):
+    """Sum over `axis` (a tuple of axes, or None for all), keeping them with `keepdims`."""
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
@@ -353,6 +365,7 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """Mean over `axis` (a tuple of axes, or None for all), keeping them with `keepdims`."""
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
@@ -397,6 +410,7 @@ class Min(Max):
 
 # ---- shape ----------------------------------------------------------------------------------
 class Reshape(Function):
+    """The same data in `shape` (as `np.reshape`: a view when possible)."""
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
@@ -476,6 +490,7 @@ class Where(Function):
 
 # ---- softmax family -------------------------------------------------------------------------
 class Softmax(Function):
+    """exp(x) / sum(exp(x)) along `axis`, computed max-subtracted; same shape as x."""
     @staticmethod
     def forward(ctx, x, axis):
         require_float(x)
@@ -496,6 +511,7 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    """x - logsumexp(x) along `axis`, computed max-subtracted; same shape as x."""
     @staticmethod
     def forward(ctx, x, axis):
         require_float(x)
