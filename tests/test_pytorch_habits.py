@@ -188,7 +188,8 @@ def test_losses_match_torch(reduction):
         (nn.BCEWithLogitsLoss(reduction)(Tensor(x), t),
          torch.nn.BCEWithLogitsLoss(reduction=reduction)(torch.tensor(x), torch.tensor(t))),
         (F.nll_loss(F.log_softmax(Tensor(x)), labels, reduction),
-         torch.nn.functional.nll_loss(torch.log_softmax(torch.tensor(x), 1), torch.tensor(labels), reduction=reduction)),
+         torch.nn.functional.nll_loss(torch.log_softmax(torch.tensor(x), 1), torch.tensor(labels),
+                                      reduction=reduction)),
         (nn.CrossEntropyLoss(reduction, label_smoothing=0.2)(Tensor(x), labels),
          torch.nn.CrossEntropyLoss(reduction=reduction, label_smoothing=0.2)(torch.tensor(x), torch.tensor(labels))),
     ]
