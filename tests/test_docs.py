@@ -144,9 +144,8 @@ def test_docs_pages_exist():
         assert (ROOT / page).is_file() and (ROOT / page).read_text().strip(), page
 
 
-# Dunders every Python object has, or that are not operations on the values.
-_NOT_OPERATIONS = {"__init__", "__repr__", "__str__", "__module__", "__doc__", "__slots__", "__weakref__",
-                   "__array_ufunc__", "__array_priority__", "__hash__", "__dict__", "__annotations__"}
+# Special methods that are not operations on the values.
+_NOT_OPERATIONS = {"__init__", "__repr__", "__str__", "__hash__"}
 
 
 def _listed_ops() -> list[str]:
@@ -157,8 +156,8 @@ def _listed_ops() -> list[str]:
     from tinygrad_np import Tensor
 
     names = [n for n in dir(Tensor) if not n.startswith("_")]
-    names += [n for k in Tensor.__mro__ if _own_code(k) for n in vars(k)
-              if n.startswith("__") and n not in _NOT_OPERATIONS]
+    names += [n for k in Tensor.__mro__ if _own_code(k) for n, v in vars(k).items()
+              if n.startswith("__") and n not in _NOT_OPERATIONS and inspect.isfunction(v)]
     names += [f"F.{n}" for n, _ in _public_members(F) if inspect.isfunction(getattr(F, n))]
     names += [n for n in tinygrad_np.__all__ if inspect.isfunction(getattr(tinygrad_np, n))]
     return sorted(set(names))
