@@ -28,6 +28,7 @@ from tinygrad_np._progress import ProgressBar
 from tinygrad_np._validation import (NotFittedError, check_sample_weight, check_targets, check_X,
                                      sklearn_flavour)
 from tinygrad_np.data import MiniBatches
+from tinygrad_np.jit import jit
 from tinygrad_np.tensor import Tensor, no_grad
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -81,6 +82,8 @@ class DeepNeuralNetworkClassifier:
         default: leave the process's pool as it is).  Small-batch matmuls are too small
         to share out; more threads only wait on each other, badly so on a busy machine.
         Needs threadpoolctl (the `threads` extra), as scikit-learn does.
+    jit: run the training step through `tinygrad_np.jit` (recorded once per batch shape,
+        then replayed); the results are identical to `jit=False`, the eager step.
 
     Learned: `classes_`, `n_features_in_`, `model_` (an `nn.Sequential`), `optimizer_`,
     and per epoch `loss_train_`, `accuracy_train_`, `loss_val_`, `accuracy_val_` (each
@@ -91,7 +94,8 @@ class DeepNeuralNetworkClassifier:
     def __init__(self, hidden_layer_sizes: Any = (400, 200), activation: str = "relu",
                  initializer: Any = "auto", optimizer: Any = "sgd", lr: float | None = None,
                  epochs: int = 10, batch_size: int = 20, dtype: Any = "float32",
-                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = None) -> None:
+                 random_state: Any = None, verbose: bool = False, blas_threads: int | None = None,
+                 jit: bool = True) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.initializer = initializer
@@ -103,10 +107,11 @@ class DeepNeuralNetworkClassifier:
         self.random_state = random_state
         self.verbose = verbose
         self.blas_threads = blas_threads
+        self.jit = jit
 
     # ---- scikit-learn protocol -----------------------------------------------------------------
     _PARAMS = ("hidden_layer_sizes", "activation", "initializer", "optimizer", "lr", "epochs",
-               "batch_size", "dtype", "random_state", "verbose", "blas_threads")
+               "batch_size", "dtype", "random_state", "verbose", "blas_threads", "jit")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, as given."""
@@ -178,6 +183,8 @@ class DeepNeuralNetworkClassifier:
         bt = self.blas_threads
         if bt is not None and (not _is_int(bt) or bt < 1):
             raise ValueError(f"blas_threads must be a positive integer or None, got {bt!r}")
+        if not isinstance(self.jit, bool):
+            raise ValueError(f"jit must be True or False, got {self.jit!r}")
         rs = self.random_state
         if not (rs is None or _is_int(rs) or isinstance(rs, (np.random.Generator, np.random.RandomState))):
             raise ValueError(f"random_state must be an int, a numpy.random.Generator, a numpy.random.RandomState "
@@ -358,22 +365,36 @@ class DeepNeuralNetworkClassifier:
         every = 25
         forward, zero_grad, step = model.forward, opt.zero_grad, opt.step
         loss_fn = F.softmax_cross_entropy
+
+        def train_step(Xb: np.ndarray, yb: np.ndarray) -> Tensor:
+            loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
+            zero_grad()
+            loss.backward()
+            step()
+            return loss
+
+        jitted = jit(train_step) if self.jit else None
         # overflow shows as a non-finite loss, reported with a remedy, not as numpy warnings
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             start = time.perf_counter()
             for i, (Xb, yb) in enumerate(batches, 1):
-                loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
+                whole = jitted is not None and hook is None
+                if whole:  # the whole step: its loss is checked after its update
+                    loss = jitted(Xb, yb)
+                else:
+                    loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
                 if not isfinite(loss.item()):  # one scalar per step: the cheap divergence check
                     bar.close()
                     raise _diverged(opt, f"the batch loss became {loss.item()} at {desc}, step {i}/{len(batches)}")
-                if hook is not None:
-                    t0 = time.perf_counter()
-                    hook(loss, model)
-                    hook = None
-                    start += time.perf_counter() - t0
-                zero_grad()
-                loss.backward()
-                step()
+                if not whole:
+                    if hook is not None:
+                        t0 = time.perf_counter()
+                        hook(loss, model)
+                        hook = None
+                        start += time.perf_counter() - t0
+                    zero_grad()
+                    loss.backward()
+                    step()
                 if i % every == 0 and bar.enabled:
                     bar.update(every)
             seconds = time.perf_counter() - start

@@ -106,6 +106,8 @@ def _add_common(p: argparse.ArgumentParser, epochs: int) -> None:
                    help="seeds the weights, the shuffling and the validation split (default 0)")
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="weights and computation (default float32)")
+    g.add_argument("--no-jit", dest="jit", action="store_false",
+                   help="train with the eager step instead of the jitted one (same results)")
     g.add_argument("--threads", type=_positive_int, default=1,
                    help="BLAS threads for the whole run (needs threadpoolctl, the 'threads' extra); "
                         "1 is fastest at small batches (default 1)")
@@ -280,7 +282,7 @@ def cmd_mnist(args: argparse.Namespace) -> int:
     clf = DeepNeuralNetworkClassifier(
         hidden_layer_sizes=tuple(args.hidden), activation=args.activation, initializer=args.init,
         optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-        dtype=args.dtype, random_state=args.seed, verbose=not args.quiet)
+        dtype=args.dtype, random_state=args.seed, verbose=not args.quiet, jit=args.jit)
     arch = _architecture(X.shape[1], args.hidden, 10)
     lr = args.lr if args.lr is not None else OPTIMIZERS[args.optimizer][2]
     desc = (f"{arch} {args.activation}, init {args.init}, {args.optimizer} lr {lr:g}, "
@@ -325,7 +327,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for name in args.configs:
         kw = dict(COMPARE[name])
         clf = DeepNeuralNetworkClassifier(**kw, epochs=args.epochs, batch_size=args.batch_size, dtype=args.dtype,
-                                          random_state=args.seed)
+                                          random_state=args.seed, jit=args.jit)
         start = time.perf_counter()
         _fit(clf, X, y, X_val, y_val)
         acc = clf.score(X_test, y_test)

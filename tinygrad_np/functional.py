@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_np import ops
+from tinygrad_np.jit import replayed
 from tinygrad_np.tensor import Tensor, operand
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -98,6 +99,14 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     return ops.LogSoftmax.apply(x, axis=axis)
 
 
+@replayed  # the labels are data: a jit checks them again at every replay
+def _check_labels(t: np.ndarray, c: int) -> None:
+    # One reduction checks both ends: viewed as unsigned, a negative label is huge.
+    if len(t) and np.maximum.reduce(t.view(_UNSIGNED[t.itemsize])) >= c:
+        bad = t[(t < 0) | (t >= c)][0]
+        raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
+
+
 def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Cross-entropy between softmax(logits) and `target`, fused and numerically stable.
 
@@ -119,10 +128,7 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
         if t.shape[0] != n:
             raise ValueError(f"softmax_cross_entropy: {t.shape[0]} labels for {n} rows of logits "
                              f"(shapes {logits.shape} and {t.shape})")
-        # One reduction checks both ends: viewed as unsigned, a negative label is huge.
-        if n and np.maximum.reduce(t.view(_UNSIGNED[t.itemsize])) >= c:
-            bad = t[(t < 0) | (t >= c)][0]
-            raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
+        _check_labels(t, c)
     elif t.shape != logits.shape:
         raise ValueError(f"softmax_cross_entropy: target of shape {t.shape} does not match logits of shape "
                          f"{logits.shape} (need labels (N,) or probabilities (N, C))")

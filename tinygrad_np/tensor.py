@@ -27,6 +27,15 @@ class _GradMode(threading.local):
 _grad_mode = _GradMode()
 
 
+# ---- jit recording hooks (tinygrad_np.jit) ----------------------------------------------------
+class _JitState(threading.local):
+    recorder: Any = None  # the recorder of the jitted call running in this thread, else None
+
+
+_jit_state = _JitState()
+# ---- end of jit recording hooks ----------------------------------------------------------------
+
+
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert `data` to the array a Tensor holds.
 
@@ -70,8 +79,12 @@ def operand(other: Any, like: Tensor, op: str) -> Any:
                         f"real arrays or Tensors)")
     own = like._data.dtype
     if isinstance(other, np.ndarray) and other.ndim:
-        return other.astype(own) if own.kind == "f" and arr.dtype.kind != "f" else other
-    return arr.astype(own) if own.kind == "f" else arr
+        out = other.astype(own) if own.kind == "f" and arr.dtype.kind != "f" else other
+    else:
+        out = arr.astype(own) if own.kind == "f" else arr
+    if _jit_state.recorder is not None:  # jit hook: a constant, or a conversion a replay makes again
+        _jit_state.recorder.operand(other, out)
+    return out
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -217,9 +230,11 @@ class Function:
             ctx._creation_index = _next_index()
             t.requires_grad = True
             t._ctx = ctx
-            return t
-        t.requires_grad = False
-        t._ctx = None
+        else:
+            t.requires_grad = False
+            t._ctx = None
+        if _jit_state.recorder is not None:  # jit hook: record this call
+            _jit_state.recorder.op(cls, ctx, args, kwargs, out, t)
         return t
 
 
@@ -335,6 +350,8 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx: Function | None = None
+        if _jit_state.recorder is not None:  # jit hook: note tensors made inside a recorded call
+            _jit_state.recorder.tensor(self, data)
 
     # ---- array-like attributes -------------------------------------------------------
     @property
@@ -377,12 +394,16 @@ class Tensor:
         if self._data.size != 1:
             raise ValueError(f"item: a Tensor with {self._data.size} elements cannot be converted to a Python "
                              f"number (shape {self.shape})")
+        if _jit_state.recorder is not None:  # jit hook: a replay cannot reproduce a Python value
+            _jit_state.recorder.python_value(self, "item()")
         return self._data.item()
 
     def _one_element(self, what: str) -> Any:
         if self._data.size != 1:
             raise TypeError(f"{what}: the value of a Tensor with {self._data.size} elements (shape {self.shape}) "
                             f"is ambiguous; reduce it first (e.g. .any(), .sum()) or use .item() on one element")
+        if _jit_state.recorder is not None:  # jit hook: a replay cannot reproduce a Python value
+            _jit_state.recorder.python_value(self, f"{what}()")
         return self._data.reshape(())[()]
 
     def __bool__(self) -> bool:
@@ -402,6 +423,8 @@ class Tensor:
 
     def tolist(self) -> Any:
         """The data as (nested) Python lists of numbers."""
+        if _jit_state.recorder is not None:  # jit hook
+            _jit_state.recorder.python_value(self, "tolist()")
         return self._data.tolist()
 
     def numel(self) -> int:
@@ -434,6 +457,7 @@ class Tensor:
         single-element output.  The graph's saved arrays are freed afterwards unless
         `retain_graph=True`.
         """
+        upstream = grad  # (for the jit hook below)
         if not self.requires_grad:
             raise RuntimeError("backward: tensor does not require grad and has no graph "
                                "(was it computed under no_grad, or from inputs without requires_grad?)")
@@ -468,6 +492,8 @@ class Tensor:
         done = _propagate(heap, grads, leaf_grads)
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
         _store_leaf_grads(leaf_grads, grad)
+        if _jit_state.recorder is not None:  # jit hook: record the schedule this pass ran
+            _jit_state.recorder.backward(self, upstream, done, leaf_grads)
         if not retain_graph:
             # Drop everything each node saved; `parents is None` marks it as freed (its place in the
             # creation order stays, so a later pass can reach it and report the freed graph).
@@ -700,6 +726,8 @@ class Tensor:
 
     # ---- in place: only where nothing is recorded ---------------------------------------------
     def _inplace(self, ufunc: Any, other: Any, op: str) -> Tensor:
+        if _jit_state.recorder is not None:  # jit hook: an in-place change is not an op a replay repeats
+            _jit_state.recorder.in_place(self, op)
         if self.requires_grad and _grad_mode.enabled:
             raise RuntimeError(f"{op}: a tensor that requires grad cannot be changed in place while grad is "
                                f"recorded; do it inside `with no_grad():` (as an optimizer update), or on .data")

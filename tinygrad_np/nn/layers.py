@@ -11,6 +11,7 @@ from tinygrad_np import functional as F
 from tinygrad_np import ops
 from tinygrad_np._random import default_generator, make_rng
 from tinygrad_np.init import XavierInitializer
+from tinygrad_np.jit import guard, replayed
 from tinygrad_np.nn.module import _Leaf
 from tinygrad_np.tensor import Parameter, Tensor
 
@@ -204,14 +205,23 @@ class Dropout(_Leaf):
     def forward(self, x: Any) -> Tensor:
         """x with dropout applied in training mode (a fresh mask each call), x itself in eval mode."""
         x = x if isinstance(x, Tensor) else Tensor(x)
+        guard(_dropout_mode, self)  # a jit replays a recording only in the mode it was recorded in
         if not self.training or self.p == 0.0:
             return x
-        if self.p == 1.0:
-            mask = np.zeros(x.shape, dtype=x.dtype)
-        else:
-            mask = self.rng.random(x.shape, dtype=x.dtype) >= self.p
-            mask = np.multiply(mask, 1.0 / (1.0 - self.p), dtype=x.dtype)
-        return ops.Mul.apply(x, mask)
+        return ops.Mul.apply(x, _dropout_mask(self, x.shape, x.dtype))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def _dropout_mode(m: Dropout) -> tuple[bool, float]:
+    return m.training, m.p
+
+
+@replayed  # a jit draws a fresh mask from m.rng at every replay, as eager mode does
+def _dropout_mask(m: Dropout, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The scaled keep-mask: 0 with probability m.p, else 1 / (1 - m.p); from m.rng."""
+    if m.p == 1.0:
+        return np.zeros(shape, dtype=dtype)
+    mask = m.rng.random(shape, dtype=dtype) >= m.p
+    return np.multiply(mask, 1.0 / (1.0 - m.p), dtype=dtype)

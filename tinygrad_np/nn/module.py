@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 import numpy as np
 
 from tinygrad_np._io import atomic_savez, load_npz
-from tinygrad_np.tensor import Parameter, Tensor
+from tinygrad_np.tensor import Parameter, Tensor, _jit_state
 
 __all__ = ["Module", "IncompatibleKeys"]
 
@@ -145,6 +145,8 @@ class Module:
     # ---- training state --------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's `.grad` (or fill it with zeros when `set_to_none=False`), as PyTorch."""
+        if _jit_state.recorder is not None:  # jit hook: a replay calls this again
+            _jit_state.recorder.call(Module.zero_grad, self, set_to_none)
         for p in self.parameters():
             if set_to_none:
                 p.grad = None

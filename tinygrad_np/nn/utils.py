@@ -6,14 +6,15 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from tinygrad_np.jit import replayed
 from tinygrad_np.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
 
-def _grads(parameters: Any) -> list[np.ndarray]:
-    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    return [p.grad for p in params if p.grad is not None]
+def _params(parameters: Any) -> list[Tensor]:
+    # a list: a jit passes it again as it is (the same Tensors, their .grad read at each call)
+    return [parameters] if isinstance(parameters, Tensor) else list(parameters)
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm_type: float = 2.0,
@@ -23,9 +24,24 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     max_norm, norm_type = float(max_norm), float(norm_type)
     if max_norm < 0 or norm_type <= 0:
         raise ValueError(f"clip_grad_norm_: need max_norm >= 0 and norm_type > 0, got {max_norm}, {norm_type}")
-    grads = _grads(parameters)
+    return float(_clip_norm(_params(parameters), max_norm, norm_type, error_if_nonfinite))
+
+
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
+    """Clip every `.grad` in place to [-clip_value, clip_value]."""
+    clip_value = float(clip_value)
+    if clip_value < 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
+    _clip_value(_params(parameters), clip_value)
+
+
+# A jit makes these calls again at every replay (on the .grad arrays of that moment).  The norm
+# returned inside a jitted function is the recording's, like any Python number there.
+@replayed
+def _clip_norm(params: list[Tensor], max_norm: float, norm_type: float, error_if_nonfinite: bool) -> np.ndarray:
+    grads = [p.grad for p in params if p.grad is not None]
     if not grads:
-        return 0.0
+        return np.asarray(0.0)
     if norm_type == math.inf:
         total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
     else:
@@ -36,13 +52,11 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     if scale < 1.0:
         for g in grads:
             np.multiply(g, scale, out=g, casting="same_kind")
-    return total
+    return np.asarray(total)
 
 
-def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
-    """Clip every `.grad` in place to [-clip_value, clip_value]."""
-    clip_value = float(clip_value)
-    if clip_value < 0:
-        raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
-    for g in _grads(parameters):
-        np.clip(g, -clip_value, clip_value, out=g)
+@replayed
+def _clip_value(params: list[Tensor], clip_value: float) -> None:
+    for p in params:
+        if p.grad is not None:
+            np.clip(p.grad, -clip_value, clip_value, out=p.grad)
