@@ -203,13 +203,15 @@ def test_save_load_round_trip(tmp_path):
     assert [p.dtype for p in back.model_.parameters()] == [np.float64] * 6
 
 
-def test_save_object_hyperparameters(tmp_path):
+def test_save_object_hyperparameters_is_a_clear_error(tmp_path):
+    """An initializer instance or an optimizer factory cannot be saved by name (issue 11, finding 7:
+    a custom optimizer used to reload silently as "sgd"); nothing is written."""
     X, y = blobs()
-    clf = small(epochs=1, initializer=init.SimpleInitializer(0.1, rng=0)).fit(X, y)
-    clf.save(tmp_path / "m.npz")
-    back = DeepNeuralNetworkClassifier.load(tmp_path / "m.npz")
-    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
-    assert back.initializer == "auto"
+    for clf in (small(epochs=1, initializer=init.SimpleInitializer(0.1, rng=0)).fit(X, y),
+                small(epochs=1, optimizer=functools.partial(optim.SGD, momentum=0.5)).fit(X, y)):
+        with pytest.raises(ValueError, match=r"save: (initializer|optimizer)=.* cannot be saved by name"):
+            clf.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
 
 
 def test_save_is_atomic_with_normal_permissions(tmp_path, monkeypatch):
