@@ -135,7 +135,7 @@ def _add_common(p: argparse.ArgumentParser, epochs: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser: the `mnist` and `compare` subcommands and their flags."""
+    """The argument parser: the subcommands (`mnist`, `compare`, `predict`, `evaluate`) and their flags."""
     parser = _Parser(prog="tinygrad-np",
                                      description="tinygrad_np: train on MNIST from the command line.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -208,6 +208,8 @@ def _load_model(path: str) -> DeepNeuralNetworkClassifier:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Print one prediction per image row (class probabilities with `--proba`) from a saved
+    model; returns the exit status."""
     clf = _load_model(args.load)
     try:
         X = np.concatenate([image_rows(path, clf.n_features_in_) for path in args.images])
@@ -220,6 +222,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Print a saved model's loss and accuracy on the MNIST test set; returns the exit status."""
     clf = _load_model(args.load)
     try:
         _, (X, y) = mnist.load_data(args.data, flatten=True, normalize=True, download=args.download)
