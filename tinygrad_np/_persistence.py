@@ -86,10 +86,11 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         clf = cls(**params)
         p = clf._checked_params()
         dims = (meta["n_features_in"], *p["sizes"], len(classes))
-        implied, held = sum(a * b + b for a, b in zip(dims, dims[1:])), sum(v.size for v in state.values())
+        plan = clf._plan(p["sizes"], dims[0], len(classes))
+        implied, held = clf._n_weights(plan), sum(v.size for v in state.values())
         if implied != held:  # checked before building: crafted sizes must not allocate beyond the file
             raise ValueError(f"the layer sizes {dims} need {implied} weights, the file holds {held}")
-        model = clf._build(p["sizes"], dims[0], len(classes), p["dtype"], np.random.default_rng(0))
+        model = clf._build(plan, p["dtype"], np.random.default_rng(0))
         model.load_state_dict(state)  # checks names and shapes
         training = TrainingState(model, None, None, {k: list(meta.get(k, [])) for k in CURVES}, meta["n_iter"],
                                  meta.get("t", 0), meta.get("best_loss"), meta.get("validation_scores"),

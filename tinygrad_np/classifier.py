@@ -1,4 +1,4 @@
-"""`DeepNeuralNetworkClassifier`: the seed's fully connected classifier with a scikit-learn face.
+"""`DeepNeuralNetworkClassifier`: the seed's fully connected classifier (or a small CNN) with a scikit-learn face.
 
     clf = DeepNeuralNetworkClassifier(random_state=0, verbose=True)
     clf.fit(X_train, y_train, X_val, y_val)         # X: (N, n_features) floats, y: labels
@@ -45,7 +45,9 @@ OPTIMIZERS: dict[str, tuple[type, dict[str, Any], float]] = {
     "adam": (optim.Adam, {}, 0.001),
     "adamw": (optim.AdamW, {}, 0.001),
 }
-_EVAL_BATCH = 4096  # rows per forward pass when evaluating whole sets
+_EVAL_BATCH = {"mlp": 4096, "cnn": 128}  # rows per forward pass when evaluating whole sets (cache-sized for cnn)
+MODELS = ("mlp", "cnn")
+CNN_CHANNELS = (16, 32)  # model="cnn": two 3x3 convolutions (padding 1), each followed by a 2x2 max pool
 
 
 def _sync_ranks(state: TrainingState, shapes: tuple) -> None:
@@ -67,9 +69,11 @@ def _label(v: Any) -> Any:
 
 
 class DeepNeuralNetworkClassifier:
-    """A fully connected network (FC -> activation, ..., FC -> softmax) trained by mini-batch descent.
+    """A fully connected network (FC -> activation, ..., FC -> softmax), or a small CNN in front of
+    one (model="cnn"), trained by mini-batch descent.
 
-    hidden_layer_sizes: widths of the hidden layers, e.g. (400, 200) for 784-400-200-10.
+    hidden_layer_sizes: widths of the hidden layers, e.g. (400, 200) for 784-400-200-10
+        (with model="cnn": of the fully connected layers after the convolutions).
     activation: "relu" | "tanh" | "sigmoid".
     initializer: "auto" (He for ReLU, Xavier for tanh/sigmoid), "he", "xavier", "simple"
         (Gaussian with sigma 0.01, the seed's), or an initializer instance with
@@ -81,6 +85,12 @@ class DeepNeuralNetworkClassifier:
     epochs (scikit-learn's name: max_iter; give either, or both equal): passes over the
         training set per `fit`; None for both means 10.
     batch_size: rows per step (the loss is the batch mean).
+    model: "mlp", the fully connected network, or "cnn": rows of square one-channel images
+        (MNIST's 784 = 28 x 28) go through conv 3x3 (16 channels) -> activation -> max pool 2
+        -> conv 3x3 (32) -> activation -> max pool 2, then the fully connected layers.
+    batch_norm: batch normalisation before every hidden activation (BatchNorm2d after the
+        convolutions, BatchNorm1d after the hidden FC layers).
+    lr_decay: the learning rate is multiplied by this after every epoch (1.0: constant).
     dtype: "float32" or "float64" for weights and computation.
     random_state: int, Generator, legacy RandomState (drawn from, as scikit-learn does) or
         None; seeds the weights and the shuffling.
@@ -122,9 +132,10 @@ class DeepNeuralNetworkClassifier:
                  initializer: Any = "auto", optimizer: Any = "sgd", lr: float | None = None,
                  epochs: int | None = None, batch_size: int = 20, dtype: Any = "float32",
                  random_state: Any = None, verbose: bool = False, blas_threads: int | None = None,
-                 jit: bool = True, *, max_iter: int | None = None, alpha: float = 0.0,
-                 early_stopping: bool = False, validation_fraction: float = 0.1, n_iter_no_change: int = 10,
-                 tol: float = 1e-4, warm_start: bool = False) -> None:
+                 jit: bool = True, model: str = "mlp", batch_norm: bool = False, lr_decay: float = 1.0, *,
+                 max_iter: int | None = None, alpha: float = 0.0, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 10, tol: float = 1e-4,
+                 warm_start: bool = False) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.initializer = initializer
@@ -137,6 +148,9 @@ class DeepNeuralNetworkClassifier:
         self.verbose = verbose
         self.blas_threads = blas_threads
         self.jit = jit
+        self.model = model
+        self.batch_norm = batch_norm
+        self.lr_decay = lr_decay
         self.max_iter = max_iter
         self.alpha = alpha
         self.early_stopping = early_stopping
@@ -147,8 +161,9 @@ class DeepNeuralNetworkClassifier:
 
     # ---- scikit-learn protocol -----------------------------------------------------------------
     _PARAMS = ("hidden_layer_sizes", "activation", "initializer", "optimizer", "lr", "epochs",
-               "batch_size", "dtype", "random_state", "verbose", "blas_threads", "jit", "max_iter", "alpha",
-               "early_stopping", "validation_fraction", "n_iter_no_change", "tol", "warm_start")
+               "batch_size", "dtype", "random_state", "verbose", "blas_threads", "jit", "model", "batch_norm",
+               "lr_decay", "max_iter", "alpha", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
+               "warm_start")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, as given."""
@@ -188,6 +203,10 @@ class DeepNeuralNetworkClassifier:
         if sizes is None or not all(_is_int(n) and n >= 1 for n in sizes):
             raise ValueError(f"hidden_layer_sizes must be a sequence of positive integers, got "
                              f"{self.hidden_layer_sizes!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if not isinstance(self.batch_norm, (bool, np.bool_)):
+            raise ValueError(f"batch_norm must be True or False, got {self.batch_norm!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if isinstance(self.initializer, str):
@@ -203,6 +222,9 @@ class DeepNeuralNetworkClassifier:
                                  "or pass a factory f(params, lr=...)")
         elif not callable(self.optimizer):
             raise ValueError(f"optimizer must be a name or a callable factory, got {self.optimizer!r}")
+        decay = self.lr_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float, np.floating)) or not 0 < decay <= 1:
+            raise ValueError(f"lr_decay must be a number in (0, 1], got {decay!r}")
         lr = self.lr
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating))
                                or not np.isfinite(lr) or lr <= 0):
@@ -314,17 +336,46 @@ class DeepNeuralNetworkClassifier:
             return cls(params, lr=self.lr if self.lr is not None else default_lr, **kwargs)
         return self.optimizer(params) if self.lr is None else self.optimizer(params, lr=self.lr)
 
-    def _build(self, sizes: tuple[int, ...], n_in: int, n_out: int, dtype: np.dtype,
-               rng: np.random.Generator) -> nn.Sequential:
-        initializer = self._make_initializer(rng, dtype)
-        act = ACTIVATIONS[self.activation]
-        layers: list[nn.Module] = []
+    def _plan(self, sizes: tuple[int, ...], n_in: int, n_out: int) -> list[tuple[str, tuple[int, ...]]]:
+        """The layers as (kind, sizes), nothing allocated: "unflatten" (side,), "conv" (in, out),
+        "bn2d" / "bn1d" (channels,), "act", "pool", "flatten", "fc" (n_in, n_out)."""
+        plan: list[tuple[str, tuple[int, ...]]] = []
+        if self.model == "cnn":
+            side = int(np.sqrt(n_in))
+            if side * side != n_in or side < 4:
+                raise ValueError(f"model='cnn' needs rows of square one-channel images (a square number of "
+                                 f"features >= 16, like MNIST's 784 = 28 x 28), got {n_in} features")
+            plan.append(("unflatten", (side,)))
+            channels = 1
+            for c in CNN_CHANNELS:
+                plan += [("conv", (channels, c))] + [("bn2d", (c,))] * bool(self.batch_norm)
+                plan += [("act", ()), ("pool", ())]
+                channels, side = c, side // 2
+            plan.append(("flatten", ()))
+            n_in = channels * side * side
         dims = (n_in, *sizes, n_out)
         for i, (a, b) in enumerate(zip(dims, dims[1:])):
-            layers.append(nn.FC(a, b, initializer=initializer))
+            plan.append(("fc", (a, b)))
             if i < len(dims) - 2:
-                layers.append(act())
-        return nn.Sequential(*layers).to(dtype)
+                plan += [("bn1d", (b,))] * bool(self.batch_norm) + [("act", ())]
+        return plan
+
+    @staticmethod
+    def _n_weights(plan: list[tuple[str, tuple[int, ...]]]) -> int:
+        """The number of values in the state dict of the network `plan` describes."""
+        sizes = {"conv": lambda a, b: a * 9 * b + b, "fc": lambda a, b: a * b + b,
+                 "bn2d": lambda c: 4 * c, "bn1d": lambda c: 4 * c}  # BatchNorm: weight, bias, 2 running statistics
+        return sum(sizes[kind](*args) for kind, args in plan if kind in sizes)
+
+    def _build(self, plan: list[tuple[str, tuple[int, ...]]], dtype: np.dtype,
+               rng: np.random.Generator) -> nn.Sequential:
+        initializer = self._make_initializer(rng, dtype)
+        make = {"unflatten": lambda side: nn.Unflatten(1, (1, side, side)),
+                "conv": lambda a, b: nn.Conv2d(a, b, 3, padding=1, initializer=initializer),
+                "bn2d": nn.BatchNorm2d, "bn1d": nn.BatchNorm1d, "act": ACTIVATIONS[self.activation],
+                "pool": lambda: nn.MaxPool2d(2), "flatten": nn.Flatten,
+                "fc": lambda a, b: nn.FC(a, b, initializer=initializer)}
+        return nn.Sequential(*(make[kind](*args) for kind, args in plan)).to(dtype)
 
     # ---- training ------------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None, sample_weight: Any = None, *,
@@ -431,7 +482,7 @@ class DeepNeuralNetworkClassifier:
     def _started(self, p: dict[str, Any], n_features: int, n_classes: int) -> TrainingState:
         """A new network and optimizer; the generator seeds the weights, then shuffles."""
         rng = _rng(self.random_state)
-        model = self._build(p["sizes"], n_features, n_classes, p["dtype"], rng)
+        model = self._build(self._plan(p["sizes"], n_features, n_classes), p["dtype"], rng)
         return TrainingState(model, self._make_optimizer(list(model.parameters())), rng)
 
     def _resumed(self, classes: np.ndarray, n_features: int, p: dict[str, Any]) -> TrainingState:
@@ -443,7 +494,7 @@ class DeepNeuralNetworkClassifier:
         if n_features != self.n_features_in_:
             raise ValueError(f"X has {n_features} features, but DeepNeuralNetworkClassifier is expecting "
                              f"{self.n_features_in_} features as input")
-        probe = self._build(p["sizes"], n_features, len(classes), p["dtype"], np.random.default_rng(0))
+        probe = self._build(self._plan(p["sizes"], n_features, len(classes)), p["dtype"], np.random.default_rng(0))
         if _layout(probe) != _layout(self.model_):
             raise ValueError("warm_start / partial_fit: hidden_layer_sizes, activation or dtype changed since the "
                              "network was fitted; set warm_start=False to fit a new one")
@@ -476,6 +527,9 @@ class DeepNeuralNetworkClassifier:
             where = f"epoch {epoch + 1}/{n_epochs}"
             seconds, batch_loss = self._train_epoch(model, opt, batches, where, verbose, hook)
             hook = None
+            if self.lr_decay != 1:  # kept in the optimizer's groups, so a resumed fit decays on
+                for group in state.optimizer.param_groups:
+                    group["lr"] *= self.lr_decay
             t0 = time.perf_counter()
             loss, acc = self._evaluate(model, X, y_idx, weight)
             _check_finite(model, opt, loss, where, len(batches))
@@ -587,12 +641,11 @@ class DeepNeuralNetworkClassifier:
         bar.close()
         return seconds, total / seen
 
-    @staticmethod
-    def _logits(model: nn.Sequential, X: np.ndarray) -> np.ndarray:
+    def _logits(self, model: nn.Sequential, X: np.ndarray) -> np.ndarray:
         model.eval()
+        rows = _EVAL_BATCH[self.model]
         with no_grad():
-            return np.concatenate([model(Tensor(X[i:i + _EVAL_BATCH])).data
-                                   for i in range(0, len(X), _EVAL_BATCH)])
+            return np.concatenate([model(Tensor(X[i:i + rows])).data for i in range(0, len(X), rows)])
 
     def _evaluate(self, model: nn.Sequential, X: np.ndarray, y_idx: np.ndarray,
                   weight: np.ndarray | None = None) -> tuple[float, float]:
@@ -604,9 +657,10 @@ class DeepNeuralNetworkClassifier:
         r, w = distributed.rank(), distributed.world_size()
         lo, hi = len(X) * r // w, len(X) * (r + 1) // w
         model.eval()
+        rows = _EVAL_BATCH[self.model]
         with no_grad(), np.errstate(over="ignore", invalid="ignore"):  # fit checks the result is finite
-            for i in range(lo, hi, _EVAL_BATCH):
-                j = min(i + _EVAL_BATCH, hi)
+            for i in range(lo, hi, rows):
+                j = min(i + rows, hi)
                 logits = model(Tensor(X[i:j]))
                 yb = y_idx[i:j]
                 hit = logits.data.argmax(axis=1) == yb
@@ -623,10 +677,13 @@ class DeepNeuralNetworkClassifier:
         return total / n, correct / n
 
     # ---- prediction ----------------------------------------------------------------------------------
+    def _dtype(self) -> np.dtype:
+        return next(self.model_.parameters()).dtype
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (N, n_classes), columns in the order of `classes_`."""
         self._check_fitted()
-        X = self._checked_X(X, self.model_[0].W.dtype, self.n_features_in_)
+        X = self._checked_X(X, self._dtype(), self.n_features_in_)
         logits = self._logits(self.model_, X)
         with no_grad():
             return F.softmax(logits, axis=1).data
@@ -634,14 +691,14 @@ class DeepNeuralNetworkClassifier:
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row, as values of `classes_`."""
         self._check_fitted()
-        X = self._checked_X(X, self.model_[0].W.dtype, self.n_features_in_)
+        X = self._checked_X(X, self._dtype(), self.n_features_in_)
         return self.classes_[self._logits(self.model_, X).argmax(axis=1)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy: the fraction of rows whose predicted class equals y (labels or one-hot),
         weighted by `sample_weight` (N,) when given."""
         self._check_fitted()
-        X = self._checked_X(X, self.model_[0].W.dtype, self.n_features_in_)
+        X = self._checked_X(X, self._dtype(), self.n_features_in_)
         labels, one_hot = self._checked_y(y, len(X))
         weight = check_sample_weight(sample_weight, len(X))
         pred = self._logits(self.model_, X).argmax(axis=1)
@@ -709,4 +766,4 @@ def _same(a: Any, b: Any) -> bool:
 
 
 __all__ = ["DeepNeuralNetworkClassifier", "NotFittedError", "TrainingDivergedError", "ACTIVATIONS", "OPTIMIZERS",
-           "INITIALIZERS"]
+           "INITIALIZERS", "MODELS"]
