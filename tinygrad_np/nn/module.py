@@ -169,6 +169,8 @@ class Module:
                     yield (f"{mname}.{name}" if mname else name), t
 
     def buffers(self) -> Iterator[Tensor]:
+        """Every buffer (a non-learnable tensor such as BatchNorm's running mean) of self and its
+        descendants, in definition order."""
         for _, t in self.named_buffers():
             yield t
 
