@@ -149,6 +149,7 @@ def _add_common(p: argparse.ArgumentParser, epochs: int, per_model: bool = False
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: the subcommands (`mnist`, `compare`, `predict`, `evaluate`) and their flags."""
     parser = _Parser(prog="tinygrad-np",
                                      description="tinygrad_np: train on MNIST from the command line.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -230,6 +231,8 @@ def _load_model(path: str) -> DeepNeuralNetworkClassifier:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Print one prediction per image row (class probabilities with `--proba`) from a saved
+    model; returns the exit status."""
     clf = _load_model(args.load)
     try:
         X = np.concatenate([image_rows(path, clf.n_features_in_) for path in args.images])
@@ -242,6 +245,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Print a saved model's loss and accuracy on the MNIST test set; returns the exit status."""
     clf = _load_model(args.load)
     try:
         _, (X, y) = mnist.load_data(args.data, flatten=True, normalize=True, download=args.download)
@@ -376,6 +380,8 @@ def plot_curves(clf: DeepNeuralNetworkClassifier, path: str, title: str = "") ->
 
 
 def cmd_mnist(args: argparse.Namespace) -> int:
+    """Train one classifier on MNIST, print per-epoch curves and the test accuracy; returns
+    the exit status."""
     _check_outputs(args)
     for name, value in MODEL_DEFAULTS[args.model].items():  # the flags left out
         if getattr(args, name) is None:
@@ -427,6 +433,8 @@ def _graph_writer(path: str) -> Callable[[Tensor, Module], None]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """Train the seed's configurations (`COMPARE`) and print a Markdown table of their
+    results; returns the exit status."""
     X, y, X_val, y_val, X_test, y_test = _load(args)
     n_val = 0 if X_val is None else len(X_val)
     lead = distributed.rank() == 0  # data-parallel: rank 0 alone prints

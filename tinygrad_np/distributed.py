@@ -317,14 +317,17 @@ class DistributedOptimizer(Optimizer):
     # ---- the wrapped optimizer's face ---------------------------------------------------------
     @property
     def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """The wrapped optimizer's parameter groups (the same list)."""
         return self.optimizer.param_groups
 
     @property
     def state(self) -> dict[Any, dict[str, Any]]:  # type: ignore[override]
+        """The wrapped optimizer's per-parameter state (the same dict)."""
         return self.optimizer.state
 
     @property
     def defaults(self) -> dict[str, Any]:  # type: ignore[override]
+        """The wrapped optimizer's default hyperparameters."""
         return self.optimizer.defaults
 
     def zero_grad(self, set_to_none: bool = True) -> None:

@@ -65,6 +65,8 @@ class Initializer:
         self._last_fan: tuple[int, int] | None = None
 
     def scale(self, n_in: int, n_out: int) -> float:
+        """The spread for a layer of fan-in `n_in` and fan-out `n_out`: the normal's std, or the
+        uniform's bound a of U(-a, a)."""
         raise NotImplementedError
 
     def _draw(self, shape: tuple[int, ...], scale: float) -> np.ndarray:

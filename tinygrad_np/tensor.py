@@ -186,13 +186,18 @@ class Function:
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
+        """Compute the op's output array from the input arrays (Tensors arrive as their data);
+        keep what backward needs on `ctx`."""
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx: Function, grad: np.ndarray) -> Any:
+        """Given `grad`, the gradient of the output (its shape), return one gradient per positional
+        input (a tuple, or one array for a single input; None where `ctx.needs_input_grad` is False)."""
         raise NotImplementedError
 
     def save_for_backward(self, *arrays: Any) -> None:
+        """Keep `arrays` for `backward`, which reads them back as `ctx.saved_tensors`."""
         self.saved_tensors = arrays
 
     @classmethod
@@ -351,6 +356,8 @@ class Tensor:
     # ---- array-like attributes -------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
+        """The NumPy array holding the values; assigning converts the value (as `Tensor(...)`) and
+        replaces it."""
         return self._data
 
     @data.setter
@@ -359,18 +366,22 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape, a tuple of ints."""
         return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype of the data."""
         return self._data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self._data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements (NumPy's `size`; PyTorch's `size()` is `shape` here)."""
         return self._data.size
 
     @property
@@ -421,6 +432,7 @@ class Tensor:
         return self._data.size
 
     def numpy(self) -> np.ndarray:
+        """The data as a NumPy array, shared (not copied)."""
         return self._data
 
     def detach(self) -> Tensor:
@@ -608,21 +620,27 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
+        """All axes reversed (the transpose of a matrix), as NumPy's `.T`."""
         return ops.Transpose.apply(self, axes=None)
 
     def exp(self) -> Tensor:
+        """e ** x, elementwise; same shape and dtype."""
         return ops.Exp.apply(self)
 
     def log(self) -> Tensor:
+        """Natural logarithm, elementwise; same shape and dtype."""
         return ops.Log.apply(self)
 
     def relu(self) -> Tensor:
+        """max(x, 0), elementwise; the gradient at exactly 0 is 0."""
         return ops.ReLU.apply(self)
 
     def tanh(self) -> Tensor:
+        """Hyperbolic tangent, elementwise; same shape and dtype."""
         return ops.Tanh.apply(self)
 
     def sigmoid(self) -> Tensor:
+        """1 / (1 + exp(-x)), elementwise, finite for every input."""
         return ops.Sigmoid.apply(self)
 
     def sqrt(self) -> Tensor:

@@ -33,6 +33,7 @@ class Sequential(Module):
         yield from super()._members()
 
     def forward(self, x: Any) -> Any:
+        """Apply the layers in order to x; returns the last layer's output."""
         layers = self._layers
         i, n = 0, len(layers)
         while i < n:
@@ -47,6 +48,7 @@ class Sequential(Module):
         return x
 
     def append(self, layer: Module) -> Sequential:
+        """Add `layer` at the end; returns self."""
         if not isinstance(layer, Module):
             raise TypeError(f"Sequential.append: expected a Module, got {type(layer).__name__}")
         self._layers.append(layer)
@@ -84,15 +86,18 @@ class ModuleList(Module):
         return module
 
     def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end; returns self."""
         self._modules_list.append(self._check(module, "append"))
         return self
 
     def extend(self, modules: Any) -> ModuleList:
+        """Add each Module of the iterable `modules` at the end (all checked first); returns self."""
         new = [self._check(m, "extend") for m in modules]  # all checked before any is added
         self._modules_list.extend(new)
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert `module` before position `index`."""
         self._modules_list.insert(index, self._check(module, "insert"))
 
     def __getitem__(self, index: int | slice) -> Any:
@@ -124,6 +129,7 @@ class ModuleDict(Module):
         yield from super()._members()
 
     def update(self, modules: Any) -> None:
+        """Add or replace entries from a mapping or (name, Module) pairs (all checked first)."""
         items = list(modules.items() if hasattr(modules, "items") else modules)
         for k, m in items:  # all checked before any is added
             if not isinstance(k, str) or not k or "." in k:
@@ -151,10 +157,13 @@ class ModuleDict(Module):
         return iter(self._modules_dict)
 
     def keys(self) -> Any:
+        """The names, in insertion order."""
         return self._modules_dict.keys()
 
     def values(self) -> Any:
+        """The Modules, in insertion order."""
         return self._modules_dict.values()
 
     def items(self) -> Any:
+        """(name, Module) pairs, in insertion order."""
         return self._modules_dict.items()

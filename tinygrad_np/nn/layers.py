@@ -55,6 +55,7 @@ class FC(_Leaf):
         return F.linear(x, self.W, self.B, activation)
 
     def forward(self, x: Any) -> Tensor:
+        """x @ W + B: x (..., n_in) -> (..., n_out)."""
         return F.linear(x, self.W, self.B)
 
     # Skip Module.__call__'s *args frame: FC sits on the training hot path.
@@ -115,6 +116,7 @@ class Linear(_Leaf):
         return F.linear(x, self.weight, self.bias, activation, transposed=True)
 
     def forward(self, x: Any) -> Tensor:
+        """x @ weight.T + bias: x (..., in_features) -> (..., out_features)."""
         return F.linear(x, self.weight, self.bias, transposed=True)
 
     def __call__(self, x: Any) -> Tensor:
@@ -127,16 +129,22 @@ class Linear(_Leaf):
 
 
 class ReLU(_Leaf):
+    """max(x, 0), elementwise (`F.relu`); same shape as the input."""
+
     def forward(self, x: Any) -> Tensor:
         return F.relu(x)
 
 
 class Tanh(_Leaf):
+    """Hyperbolic tangent, elementwise (`F.tanh`); same shape as the input."""
+
     def forward(self, x: Any) -> Tensor:
         return F.tanh(x)
 
 
 class Sigmoid(_Leaf):
+    """1 / (1 + exp(-x)), elementwise (`F.sigmoid`); same shape as the input."""
+
     def forward(self, x: Any) -> Tensor:
         return F.sigmoid(x)
 
@@ -149,6 +157,7 @@ class Softmax(_Leaf):
         self.axis = axis
 
     def forward(self, x: Any) -> Tensor:
+        """softmax(x) along `axis`; same shape as x."""
         return F.softmax(x, axis=self.axis)
 
     def extra_repr(self) -> str:
@@ -163,6 +172,7 @@ class Flatten(_Leaf):
         self.start_axis = start_axis
 
     def forward(self, x: Any) -> Tensor:
+        """x (d0, ..., dk) with the axes from `start_axis` on merged into one."""
         x = x if isinstance(x, Tensor) else Tensor(x)
         if not -max(x.ndim, 1) <= self.start_axis < max(x.ndim, 1):
             raise ValueError(f"Flatten: start_axis {self.start_axis} is out of range for an input of shape {x.shape}")
@@ -212,6 +222,7 @@ class Dropout(_Leaf):
         return default_generator() if self._rng is None else self._rng
 
     def forward(self, x: Any) -> Tensor:
+        """x with dropout applied in training mode (a fresh mask each call), x itself in eval mode."""
         x = x if isinstance(x, Tensor) else Tensor(x)
         guard(_dropout_mode, self)  # a jit replays a recording only in the mode it was recorded in
         if not self.training or self.p == 0.0:

@@ -19,6 +19,7 @@ class CrossEntropyLoss(_Leaf):
         self.reduction, self.label_smoothing = reduction, label_smoothing
 
     def forward(self, logits: Any, target: Any) -> Tensor:
+        """The loss: a 0-d tensor for "mean" and "sum", the N per-example losses for "none"."""
         return F.cross_entropy(logits, target, self.reduction, self.label_smoothing)
 
     def extra_repr(self) -> str:
@@ -33,6 +34,7 @@ class MSELoss(_Leaf):
         self.reduction = reduction
 
     def forward(self, input: Any, target: Any) -> Tensor:
+        """The loss: a 0-d tensor for "mean" and "sum", the elementwise squared errors for "none"."""
         return F.mse_loss(input, target, self.reduction)
 
     def extra_repr(self) -> str:
@@ -47,6 +49,7 @@ class BCEWithLogitsLoss(_Leaf):
         self.reduction, self.pos_weight = reduction, pos_weight
 
     def forward(self, input: Any, target: Any) -> Tensor:
+        """The loss: a 0-d tensor for "mean" and "sum", the elementwise losses for "none"."""
         return F.binary_cross_entropy_with_logits(input, target, self.reduction, self.pos_weight)
 
     def extra_repr(self) -> str:

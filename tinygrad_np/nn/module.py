@@ -72,6 +72,7 @@ class Module:
         self.__dict__.get("_buffers", {}).pop(name, None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The module's computation, called by `module(*args)`; subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -93,6 +94,7 @@ class Module:
                 yield name, v
 
     def children(self) -> Iterator[Module]:
+        """The direct sub-Modules, each once, in definition order."""
         for _, m in self.named_children():
             yield m
 
@@ -108,6 +110,7 @@ class Module:
             stack.extend(reversed(kids))
 
     def modules(self) -> Iterator[Module]:
+        """self and every descendant Module, depth first, each once."""
         for _, m in self.named_modules():
             yield m
 
@@ -133,6 +136,7 @@ class Module:
                 stack.pop()
 
     def parameters(self) -> Iterator[Parameter]:
+        """Every Parameter of self and its descendants, each once, in definition order."""
         for _, p in self.named_parameters():
             yield p
 
@@ -165,6 +169,8 @@ class Module:
                     yield (f"{mname}.{name}" if mname else name), t
 
     def buffers(self) -> Iterator[Tensor]:
+        """Every buffer (a non-learnable tensor such as BatchNorm's running mean) of self and its
+        descendants, in definition order."""
         for _, t in self.named_buffers():
             yield t
 
@@ -196,6 +202,7 @@ class Module:
         return self
 
     def eval(self) -> Module:
+        """Set evaluation mode (`train(False)`) on self and every descendant; returns self."""
         return self.train(False)
 
     def to(self, dtype: Any) -> Module:

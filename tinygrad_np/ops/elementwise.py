@@ -9,6 +9,7 @@ from tinygrad_np.tensor import Function
 
 # ---- elementwise binary ---------------------------------------------------------------------
 class Add(Function):
+    """a + b, elementwise with NumPy broadcasting."""
     @staticmethod
     def forward(ctx, a, b):
         return np.add(a, b)
@@ -19,6 +20,7 @@ class Add(Function):
 
 
 class Sub(Function):
+    """a - b, elementwise with NumPy broadcasting."""
     @staticmethod
     def forward(ctx, a, b):
         return np.subtract(a, b)
@@ -29,6 +31,7 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """a * b, elementwise with NumPy broadcasting."""
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -42,6 +45,7 @@ class Mul(Function):
 
 
 class Div(Function):
+    """a / b, elementwise with NumPy broadcasting."""
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -56,6 +60,7 @@ class Div(Function):
 
 # ---- elementwise unary ----------------------------------------------------------------------
 class Neg(Function):
+    """-x, elementwise."""
     @staticmethod
     def forward(ctx, x):
         return np.negative(x)
@@ -84,6 +89,7 @@ class Pow(Function):
 
 
 class Exp(Function):
+    """e ** x, elementwise."""
     @staticmethod
     def forward(ctx, x):
         require_float(x)
@@ -98,6 +104,7 @@ class Exp(Function):
 
 
 class Log(Function):
+    """Natural logarithm, elementwise."""
     @staticmethod
     def forward(ctx, x):
         require_float(x)
@@ -146,10 +153,12 @@ class Clamp(Function):
 # The activations' derivatives, from their output y: shared by the elementwise ops and the
 # fused Linear (which applies the activation in place on its own fresh output).
 def relu_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """grad * relu'(x), from ReLU's output y: grad where y > 0, else 0."""
     return grad * (y > 0)
 
 
 def tanh_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """grad * (1 - y^2), from tanh's output y, in one temporary."""
     d = np.empty(np.shape(y), np.result_type(grad, y))  # grad * (1 - y*y) in one temporary
     np.multiply(y, y, out=d)
     np.subtract(1, d, out=d)
@@ -165,6 +174,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def sigmoid_backward(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """grad * y * (1 - y), from sigmoid's output y."""
     return grad * (y * (1 - y))
 
 
@@ -183,6 +193,7 @@ class ReLU(Function):
 
 
 class Tanh(Function):
+    """Hyperbolic tangent, elementwise."""
     @staticmethod
     def forward(ctx, x):
         require_float(x)

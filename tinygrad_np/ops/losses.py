@@ -9,6 +9,7 @@ from tinygrad_np.tensor import Function
 
 
 class Softmax(Function):
+    """exp(x) / sum(exp(x)) along `axis`, computed max-subtracted; same shape as x."""
     @staticmethod
     def forward(ctx, x, axis):
         require_float(x)
@@ -29,6 +30,7 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    """x - logsumexp(x) along `axis`, computed max-subtracted; same shape as x."""
     @staticmethod
     def forward(ctx, x, axis):
         require_float(x)

@@ -8,6 +8,7 @@ from tinygrad_np.tensor import Function
 
 
 class Sum(Function):
+    """Sum over `axis` (a tuple of axes, or None for all), keeping them with `keepdims`."""
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
@@ -19,6 +20,7 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """Mean over `axis` (a tuple of axes, or None for all), keeping them with `keepdims`."""
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims

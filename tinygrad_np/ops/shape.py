@@ -9,6 +9,7 @@ from tinygrad_np.tensor import Function
 
 
 class Reshape(Function):
+    """The same data in `shape` (as `np.reshape`: a view when possible)."""
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape

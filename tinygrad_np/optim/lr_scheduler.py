@@ -44,9 +44,11 @@ class LRScheduler:
         self.step()
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at epoch `last_epoch`; subclasses define it."""
         raise NotImplementedError
 
     def step(self) -> None:
+        """Advance one epoch and set each group's `lr` to `get_lr()`."""
         self.last_epoch += 1
         lrs = self.get_lr()
         for g, lr in zip(self.optimizer.param_groups, lrs):
@@ -58,9 +60,11 @@ class LRScheduler:
         return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer: epoch counter, base rates, last rates, settings."""
         return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what `state_dict()` returned."""
         self.__dict__.update({k: (list(v) if isinstance(v, list) else v) for k, v in state_dict.items()})
 
 
@@ -289,10 +293,13 @@ class ReduceLROnPlateau:
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def get_last_lr(self) -> list[float]:
+        """The learning rates after the last `step(metrics)`."""
         return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer: settings, best metric, counters, last rates."""
         return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what `state_dict()` returned."""
         self.__dict__.update({k: (list(v) if isinstance(v, list) else v) for k, v in state_dict.items()})
