@@ -6,13 +6,15 @@ import gc
 import tracemalloc
 import weakref
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
 import tinygrad_np.functional as F
-from tinygrad_np import Function, Tensor, is_grad_enabled, no_grad
+from tinygrad_np import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_np.testing import gradcheck
 from tinygrad_np.testing import strategies as st
 
@@ -219,6 +221,111 @@ def test_nested_no_grad() -> None:
             pass
         assert not is_grad_enabled()
     assert is_grad_enabled()
+
+
+def test_enable_grad_and_set_grad_enabled() -> None:
+    x = leaf([1.0])
+    with no_grad():
+        with enable_grad():
+            assert (x * 2.0).requires_grad
+        assert not (x * 2.0).requires_grad
+        with set_grad_enabled(True):
+            assert is_grad_enabled()
+        assert not is_grad_enabled()
+    with set_grad_enabled(False):
+        assert not (x * 2.0).requires_grad
+    assert is_grad_enabled()
+    set_grad_enabled(False)  # as a plain call: from now on, in this thread
+    try:
+        assert not is_grad_enabled()
+    finally:
+        set_grad_enabled(True)
+
+    @set_grad_enabled(False)  # as a decorator: only while the function runs
+    def infer() -> bool:
+        return is_grad_enabled()
+
+    assert is_grad_enabled() and infer() is False and is_grad_enabled()
+
+    @enable_grad()
+    def train_inside() -> bool:
+        return (x * 2.0).requires_grad
+
+    with no_grad():
+        assert train_inside()
+
+
+# ---- grad mode is per thread, as in PyTorch (issue 10, finding 1) ------------------------------------
+def test_a_thread_in_no_grad_does_not_turn_recording_off_in_another() -> None:
+    inside, leave = threading.Event(), threading.Event()
+
+    def infer() -> None:
+        with no_grad():
+            inside.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=infer)
+    t.start()
+    inside.wait(10)
+    try:
+        x = leaf([1.0, 2.0])
+        (x * 3.0).sum().backward()  # this thread still records while the other is inside no_grad
+        np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    finally:
+        leave.set()
+        t.join()
+
+
+def test_overlapping_no_grad_blocks_in_two_threads_restore_each_thread() -> None:
+    # enter A, enter B, exit A, exit B: each thread ends with recording on.
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a() -> None:
+        with no_grad():
+            a_in.set()
+            b_in.wait(10)
+        seen["a"] = is_grad_enabled()
+        a_out.set()
+
+    def b() -> None:
+        a_in.wait(10)
+        with no_grad():
+            b_in.set()
+            a_out.wait(10)
+            seen["b inside"] = is_grad_enabled()
+        seen["b"] = is_grad_enabled()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"a": True, "b inside": False, "b": True}
+    assert is_grad_enabled()
+
+
+def test_one_decorated_function_called_from_many_threads() -> None:
+    x = leaf([1.0])
+    errors = []
+
+    @no_grad()
+    def infer() -> None:
+        for _ in range(200):
+            if (x * 2.0).requires_grad or is_grad_enabled():
+                errors.append("recorded inside no_grad")
+
+    def train() -> None:
+        for _ in range(200):
+            if not (x * 2.0).requires_grad:
+                errors.append("not recorded outside no_grad")
+
+    threads = [threading.Thread(target=f) for f in (infer, train, infer, train)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
 
 
 # ---- custom Function ----------------------------------------------------------------------------

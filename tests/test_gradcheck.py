@@ -139,3 +139,43 @@ def test_gradcheck_keeps_strided_and_reversed_layouts_of_the_inputs() -> None:
         seen.clear()
         assert gradcheck(probe, Tensor(view, requires_grad=True))
         assert seen[0] == (view.flags.c_contiguous, np.sign(view.strides).tolist())
+
+
+# ---- float32 inputs run the float32 path (issue 10, finding 7) -----------------------------------------
+class WrongOnlyInFloat32(Function):
+    """2x, whose backward is 1.5 times too large in float32 only."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * (3.0 if grad.dtype == np.float32 else 2.0)
+
+
+def test_a_backward_wrong_only_in_float32_fails_for_float32_inputs():
+    x64 = Tensor(np.linspace(-1, 1, 6), requires_grad=True)
+    assert gradcheck(WrongOnlyInFloat32.apply, x64)
+    x32 = Tensor(np.linspace(-1, 1, 6).astype(np.float32), requires_grad=True)
+    with pytest.raises(AssertionError, match="backward in float32 against float64"):
+        gradcheck(WrongOnlyInFloat32.apply, x32)
+
+
+def test_float32_backward_sees_float32_arrays():
+    seen = []
+
+    class Spy(Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen.append(x.dtype)
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen.append(grad.dtype)
+            return grad
+
+    gradcheck(Spy.apply, Tensor(np.ones(3, np.float32), requires_grad=True))
+    assert seen[:2] == [np.float32, np.float32]  # the analytical pass; the reference runs in float64
+    assert set(seen[2:]) == {np.dtype(np.float64)}

@@ -346,3 +346,54 @@ def test_mlp_trains():
         loss.backward()
         opt.step()
     assert loss.item() < 0.2
+
+
+# ---- Sequential runs FC + activation as one fused node (issue 9) ------------------------------------
+class _MyReLU(nn.ReLU):
+    """A subclass: Sequential must run it as written, not fuse it."""
+
+    def forward(self, x):
+        return F.relu(x) * 2.0
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.Tanh, nn.Sigmoid])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequential_fuses_fc_and_activation_with_the_same_results(act, dtype):
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.FC(5, 4, initializer=init.XavierInitializer(rng=0, random_bias=True)), act(),
+                          nn.FC(4, 3), act(), nn.FC(3, 2)).to(dtype)
+    X = rng.standard_normal((6, 5)).astype(dtype)
+    out = model(Tensor(X))
+    assert out.dtype == dtype
+    # the graph: three Linear nodes and nothing else
+    nodes, t = [], out
+    while t._ctx is not None:
+        nodes.append(type(t._ctx).__name__)
+        t = t._ctx.parents[0]
+    assert nodes == ["Linear", "Linear", "Linear"]
+    assert [type(out._ctx.parents[0]._ctx).__name__] == ["Linear"]
+    out.backward(np.ones_like(out.data))
+    fused = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    x = Tensor(X)  # the same layers called one by one: two nodes per hidden layer
+    for layer in model:
+        x = layer(x)
+    np.testing.assert_allclose(x.data, out.data, rtol=1e-6 if dtype == np.float32 else 1e-15)
+    x.backward(np.ones_like(x.data))
+    for g, p in zip(fused, model.parameters()):
+        np.testing.assert_allclose(g, p.grad, rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-7)
+    assert list(model.state_dict()) == ["0.W", "0.B", "2.W", "2.B", "4.W", "4.B"]
+
+
+def test_sequential_runs_subclassed_layers_as_written():
+    model = nn.Sequential(nn.FC(3, 3, initializer=init.XavierInitializer(rng=0)), _MyReLU())
+    X = np.random.default_rng(1).standard_normal((4, 3))
+    out = model(Tensor(X))
+    np.testing.assert_allclose(out.data, 2 * np.maximum(X @ model[0].W.data + model[0].B.data, 0))
+
+
+def test_sequential_fused_model_passes_gradcheck():
+    model = nn.Sequential(nn.FC(3, 4, initializer=init.XavierInitializer(rng=2, random_bias=True)), nn.Tanh(),
+                          nn.FC(4, 2, initializer=init.XavierInitializer(rng=3))).to(np.float64)
+    X = Tensor(np.random.default_rng(4).standard_normal((5, 3)), requires_grad=True)
+    assert gradcheck(lambda x, W1, b1, W2, b2: model(x), X, *model.parameters())

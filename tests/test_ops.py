@@ -68,14 +68,25 @@ PAIR = st.broadcastable_shapes()
 MATMUL = st.matmul_shapes()
 
 
-def linear_args(bias: bool) -> Args:
-    """x (..., n_in) with 0-2 batch dims, W (n_in, n_out), optionally b (n_out,)."""
+def linear_args(bias: bool, kink_free: bool = False) -> Args:
+    """x (..., n_in) with 0-2 batch dims, W (n_in, n_out), optionally b (n_out,).
+
+    `kink_free`: every pre-activation x @ W + b stays at least 0.05 away from 0 (for ReLU's
+    finite differences), by filtering the drawn inputs.
+    """
     @hst.composite
     def shapes(draw: hst.DrawFn) -> tuple:
         batch = draw(st.shapes(0, 2))
         n_in, n_out = draw(hst.integers(1, 4)), draw(hst.integers(1, 4))
         return (batch + (n_in,), (n_in, n_out)) + (((n_out,),) if bias else ())
-    return args(shapes())
+    make = args(shapes())
+    if not kink_free:
+        return make
+
+    def away_from_kink(inputs: tuple) -> bool:
+        x, W, b = (a.data if isinstance(a, Tensor) else a for a in inputs)
+        return bool(np.all(np.abs(np_linear(x.astype(np.float64), W, b)) > 0.05))
+    return lambda dtype, contiguous=None: make(dtype, contiguous).filter(away_from_kink)
 
 
 def cross_entropy_args(target: str) -> Args:
@@ -196,9 +207,13 @@ OPS: list[Op] = [
        lambda dtype, contiguous=None: linear_args(True)(dtype, contiguous).map(lambda a: (a[0].data,) + a[1:])),
     Op("F.relu", F.relu, lambda x: np.where(x > 0, x, 0.0), args(one(), KINK_FREE)),
     Op("F.tanh", F.tanh, lambda x: 1 - 2 / (np.exp(2 * x) + 1), args(one())),
-    # On a temporary (here x * 1) the activation overwrites the temporary's array in place.
-    Op("F.relu(x * 1)", lambda x: F.relu(x * 1.0), lambda x: np.where(x > 0, x, 0.0), args(one(), KINK_FREE)),
-    Op("F.tanh(x * 1)", lambda x: F.tanh(x * 1.0), lambda x: 1 - 2 / (np.exp(2 * x) + 1), args(one())),
+    # The fused linear + activation node (its activation runs in place on the product).
+    Op("F.linear(x, W, b, 'relu')", lambda x, W, b: F.linear(x, W, b, "relu"),
+       lambda x, W, b: np.maximum(np_linear(x, W, b), 0.0), linear_args(bias=True, kink_free=True)),
+    Op("F.linear(x, W, b, 'tanh')", lambda x, W, b: F.linear(x, W, b, "tanh"),
+       lambda x, W, b: 1 - 2 / (np.exp(2 * np_linear(x, W, b)) + 1), linear_args(bias=True)),
+    Op("F.linear(x, W, None, 'sigmoid')", lambda x, W: F.linear(x, W, None, "sigmoid"),
+       lambda x, W: 1 / (1 + np.exp(-np_linear(x, W))), linear_args(bias=False)),
     Op("F.sigmoid", F.sigmoid, lambda x: 1 / (1 + np.exp(-x)), args(one())),
     Op("F.softmax(x)", F.softmax, np_softmax, args(one(1))),
     Op("F.softmax(x, axis=0)", lambda x: F.softmax(x, axis=0), lambda x: np_softmax(x, 0), args(one(1))),
@@ -299,3 +314,11 @@ def test_invariants(op: Op, data: hst.DataObject) -> None:
     for a, before in zip(inputs, snapshot):
         np.testing.assert_array_equal(a.data if isinstance(a, Tensor) else a, before)
     np.testing.assert_array_equal(g, g_before)
+
+
+@pytest.mark.parametrize("op", OPS, ids=repr)
+@settings(max_examples=8)
+@given(data=hst.data())
+def test_float32_gradients_match_finite_differences(op: Op, data: hst.DataObject) -> None:
+    # The float32 code path, against float64 central differences with float32's tolerances.
+    assert gradcheck(op.fn, *map(_as_float32, data.draw(op.args(np.float64))))

@@ -480,3 +480,104 @@ def test_schedulers_match_torch():
         mine.step()
         theirs.step()
         assert mine.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-9, abs=1e-12)
+
+
+# ---- optimizers own nothing but their state (issue 9) ------------------------------------------------
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_an_array_passed_to_parameter_keeps_training_in_place(name, kw):
+    W = np.linspace(-1, 1, 12).reshape(3, 4)
+    p = Parameter(W)
+    opt = getattr(optim, name)([p], **kw)
+    for k in range(3):
+        p.grad = np.full((3, 4), 0.5 + k)
+        before = W.copy()
+        opt.step()
+        assert p.data is W  # updated in place, never rebound
+        assert not np.array_equal(W, before)
+
+
+def test_step_reads_param_groups_at_every_step():
+    a, b, c = (Parameter(np.ones(3)) for _ in range(3))
+    opt = optim.SGD([a, b], lr=0.5)
+    opt.param_groups[0]["params"].append(c)
+    opt.param_groups[0]["params"].remove(a)
+    for p in (a, b, c):
+        p.grad = np.ones(3)
+    opt.step()
+    np.testing.assert_array_equal(a.data, np.ones(3))  # removed: not updated
+    np.testing.assert_array_equal(b.data, np.full(3, 0.5))
+    np.testing.assert_array_equal(c.data, np.full(3, 0.5))  # appended: updated
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_a_second_optimizer_on_the_same_parameters_trains_exactly_like_the_first(name, kw):
+    X, y = data(np.float64)
+    m1, m2 = mlp(), mlp()
+    getattr(optim, name)(m2.parameters(), **kw)  # a notebook cell run twice: the first one is dropped
+    train(m1, getattr(optim, name)(m1.parameters(), **kw), X, y, 5)
+    train(m2, getattr(optim, name)(m2.parameters(), **kw), X, y, 5)
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(p1.data, p2.data)
+
+
+def test_a_dropped_optimizer_leaves_no_trace_on_the_parameters():
+    X, y = data(np.float64)
+    model = mlp()
+    optim.Adam(model.parameters())
+    F.softmax_cross_entropy(model(Tensor(X)), y).backward()
+    for p in model.parameters():  # the gradient is a fresh array of the backward pass, nothing else
+        assert type(p.grad) is np.ndarray and p.grad.base is None
+
+
+# ---- step() is all or nothing (issue 10, finding 2 and 3) -------------------------------------------
+BAD_GRADS = [
+    ("wrong shape", np.ones((2, 2)), ValueError),
+    ("broadcastable 0-d", np.array(1.0), ValueError),
+    ("broadcastable row", np.ones(3), ValueError),
+    ("string", "grad", TypeError),
+    ("complex", np.ones((2, 3), complex), ValueError),
+    ("integer", np.ones((2, 3), int), ValueError),
+    ("a Tensor", Tensor(np.ones((2, 3))), TypeError),
+]
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("label,bad,err", BAD_GRADS, ids=[b[0] for b in BAD_GRADS])
+def test_a_bad_gradient_changes_no_weight_and_no_state(name, kw, label, bad, err):
+    good, worse = Parameter(np.ones((2, 3))), Parameter(np.ones((2, 3)))
+    opt = getattr(optim, name)([good, worse], **kw)
+    good.grad, worse.grad = np.full((2, 3), 0.1), np.full((2, 3), 0.2)
+    opt.step()  # some state exists now
+    before = copy.deepcopy(opt.state_dict())
+    weights = (good.data.copy(), worse.data.copy())
+    worse.grad = bad
+    with pytest.raises(err, match=r"param_groups\[0\]\['params'\]\[1\].*\(2, 3\)"):
+        opt.step()
+    np.testing.assert_array_equal(good.data, weights[0])
+    np.testing.assert_array_equal(worse.data, weights[1])
+    after = opt.state_dict()
+    assert after["state"].keys() == before["state"].keys()
+    for i, st in before["state"].items():
+        assert after["state"][i]["step"] == st["step"]
+        for k, v in st.items():
+            np.testing.assert_array_equal(after["state"][i][k], v)
+
+
+# ---- load_state_dict checks every entry (issue 10, finding 5) ----------------------------------------
+@pytest.mark.parametrize("entry", [
+    {"step": "3"}, {"step": -5}, {"step": float("nan")}, {"step": True},
+    {"step": 1, "exp_avg": [0.0, 0.0]}, {"step": 1, "exp_avg": np.zeros(5)},
+    {"step": 1, "exp_avg": np.full(3, np.nan)}, {"step": 1, "bogus": np.zeros(3)}, "not a dict",
+], ids=repr)
+def test_load_state_dict_refuses_state_it_cannot_use(entry):
+    p = Parameter(np.ones(3))
+    opt = optim.Adam([p])
+    p.grad = np.ones(3)
+    opt.step()
+    sd = opt.state_dict()
+    sd["state"][0] = entry
+    before = copy.deepcopy(opt.state_dict())
+    with pytest.raises(ValueError, match="state of parameter 0"):
+        opt.load_state_dict(sd)
+    assert opt.state_dict()["state"][0]["step"] == before["state"][0]["step"]
+    np.testing.assert_array_equal(opt.state[p]["exp_avg"], before["state"][0]["exp_avg"])
