@@ -535,9 +535,61 @@ def test_mixed_dtypes_follow_numpy_promotion_and_grads_keep_each_leaf_dtype() ->
     np.testing.assert_allclose(a.grad, [3.0, 4.0])
 
 
-@pytest.mark.parametrize("data", [[1, 2], 3, True, np.array([1, 2], dtype=np.int64), np.float16(1.5)])
-def test_ints_bools_lists_and_numbers_become_float32(data) -> None:
+@pytest.mark.parametrize("data", [[1, 2], 3, True, [1.5, 2.5], 2.5, np.float16(1.5), np.ones(2, np.float16)])
+def test_python_numbers_lists_and_float16_become_float32(data) -> None:
     assert Tensor(data).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.bool_])
+def test_numpy_integer_and_bool_data_keep_their_dtype(dtype) -> None:
+    y = np.array([0, 1, 1], dtype=dtype)
+    assert Tensor(y).dtype == dtype
+    assert Tensor([0, 2, 1], dtype=np.int64).dtype == np.int64
+    with pytest.raises(TypeError, match="only float tensors can require grad"):
+        Tensor(y, requires_grad=True)
+
+
+def test_integer_label_tensors_are_loss_targets() -> None:
+    logits = leaf(np.zeros((3, 4)), np.float32)
+    for labels in (Tensor(np.array([0, 3, 1])), Tensor([0, 3, 1], dtype=np.int64),
+                   Tensor(np.array([0, 3, 1], np.uint8))):
+        loss = F.softmax_cross_entropy(logits, labels)
+        assert loss.dtype == np.float32
+        np.testing.assert_allclose(loss.item(), np.log(4), rtol=1e-6)
+
+
+# ---- scalars are weak, as in PyTorch (issue 10, finding 4) ------------------------------------------
+WEAK = [2, 2.5, True, np.float64(2.5), np.float32(2.5), np.int64(3), np.array(2.5), [1.0, 2.0, 3.0],
+        np.sqrt(2), np.array([1, 2, 3])]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("other", WEAK, ids=repr)
+def test_weak_operands_adopt_the_tensor_dtype(dtype, other) -> None:
+    x = leaf([1.0, 2.0, 4.0], dtype)
+    for y in (x + other, other + x, x - other, other - x, x * other, other * x, x / other, other / x):
+        assert y.dtype == dtype, y
+    assert (x ** np.float64(2)).dtype == dtype
+    ((x * other) + (other / x)).sum().backward()
+    assert x.grad.dtype == dtype
+
+
+def test_float64_arrays_and_tensors_promote_as_in_numpy() -> None:
+    x = leaf([1.0, 2.0], np.float32)
+    assert (x + np.array([1.0, 2.0])).dtype == np.float64
+    assert (np.array([1.0, 2.0]) * x).dtype == np.float64
+    assert (x + leaf([1.0, 2.0], np.float64)).dtype == np.float64
+    assert (Tensor(np.array([1, 2])) * 0.5).dtype == np.float64  # integer tensors follow NumPy
+    assert (Tensor(np.array([1, 2])) + 1).dtype == np.int64
+
+
+@pytest.mark.parametrize("bad", [1j, np.complex128(1), np.ones(2, complex), "a", None, object(), [1, "a"]], ids=repr)
+def test_complex_string_and_object_operands_raise_type_error_naming_the_op(bad) -> None:
+    x = leaf([1.0, 2.0])
+    for fn, name in ((lambda: x + bad, "add"), (lambda: bad * x, "mul"), (lambda: x / bad, "div"),
+                     (lambda: x - bad, "sub"), (lambda: x @ bad, "matmul")):
+        with pytest.raises(TypeError, match=name):
+            fn()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

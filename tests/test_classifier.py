@@ -143,7 +143,7 @@ def _bad_cases():
         "inf in X": (lambda c: c.fit(X * np.float32(np.inf), y), "infinity"),
         "predict nan": (lambda c: c.predict(X * np.nan), "NaN"),
         "labels length": (lambda c: c.fit(X, y[:-1]), "119 labels but X has 120"),
-        "single class": (lambda c: c.fit(X, np.zeros(120)), "single class"),
+        "single class": (lambda c: c.fit(X, np.zeros(120)), "only one class"),
         "empty X": (lambda c: c.fit(X[:0], y[:0]), "empty"),
         "3-D X": (lambda c: c.fit(X.reshape(120, 5, 1), y), "2-D"),
         "activation": (lambda c: c.set_params(activation="softplus").fit(X, y), "unknown activation 'softplus'"),

@@ -151,3 +151,108 @@ def test_an_error_leaves_every_grad_unchanged() -> None:
     F.linear(x[None], W).sum().backward()
     np.testing.assert_allclose(x.grad, [1.0, 2.0])
     np.testing.assert_allclose(W.grad, [[1.0], [2.0]])
+
+
+# ---- the smaller findings of issue 10 (item 11), each with the behaviour PyTorch has ---------------
+def test_matmul_with_empty_operands_differentiates() -> None:
+    a, b = leaf(np.zeros(0)), leaf(np.zeros((0, 3)))
+    (a @ b).sum().backward()
+    assert a.grad.shape == (0,) and b.grad.shape == (0, 3)
+    a, b = leaf(np.zeros(0)), leaf(np.zeros(0))
+    (a @ b).backward()
+    assert a.grad.shape == b.grad.shape == (0,)
+
+
+def test_max_over_a_zero_length_axis_is_an_error_but_over_another_axis_is_empty() -> None:
+    x = leaf(np.zeros((2, 0)))
+    with pytest.raises(ValueError, match="max.*zero-length axis.*\\(2, 0\\)"):
+        x.max(axis=1)
+    with pytest.raises(ValueError, match="zero-length"):
+        x.max()
+    assert x.max(axis=0).shape == (0,)
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+@pytest.mark.parametrize("shape", [(2, 0), (0, 3)])
+def test_softmax_of_an_empty_tensor_is_empty(fn, shape) -> None:
+    x = leaf(np.zeros(shape))
+    y = fn(x)
+    assert y.shape == shape
+    y.backward(np.zeros(shape))
+    assert x.grad.shape == shape
+
+
+def test_mean_cross_entropy_over_no_rows_is_nan_as_in_pytorch() -> None:
+    loss = F.softmax_cross_entropy(leaf(np.zeros((0, 3))), np.zeros(0, np.int64))
+    assert np.isnan(loss.item())
+    assert F.softmax_cross_entropy(leaf(np.zeros((0, 3))), np.zeros(0, np.int64), reduction="sum").item() == 0.0
+
+
+@pytest.mark.parametrize("call", [lambda x: x.sum(axis=True), lambda x: x.sum(axis=1.5), lambda x: x.mean(axis="0"),
+                                  lambda x: x.max(axis=[0, 1.0]), lambda x: x.reshape(2.5),
+                                  lambda x: x.reshape((2, "3")), lambda x: x.transpose(0.0, 1)])
+def test_non_integer_axes_and_shapes_raise_type_error_naming_the_op(call) -> None:
+    with pytest.raises(TypeError, match="(sum|mean|max|reshape|transpose): (axis|the shape|the axes) must be"):
+        call(leaf(np.ones((2, 3))))
+
+
+def test_flatten_start_axis_out_of_range_is_an_error() -> None:
+    from tinygrad_np import nn
+    with pytest.raises(ValueError, match="Flatten: start_axis 5 .* \\(2, 3\\)"):
+        nn.Flatten(start_axis=5)(Tensor(np.ones((2, 3))))
+    assert nn.Flatten(start_axis=-1)(Tensor(np.ones((2, 3)))).shape == (2, 3)
+
+
+class ListBackward(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x * y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return [grad, grad * 2]  # a list, as many users write it
+
+
+class StringBackward(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, grad):
+        return "oops"
+
+
+class NumberBackward(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return np.sum(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return float(grad) * 3  # a Python float for a 0-d input: fine
+
+
+def test_custom_backward_may_return_a_list_or_a_number_but_not_a_string() -> None:
+    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    ListBackward.apply(x, y).sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(y.grad, [2.0, 2.0])
+    s = leaf(2.0)
+    NumberBackward.apply(s).backward()
+    assert s.grad == 3.0
+    with pytest.raises(TypeError, match="StringBackward.backward returned a str"):
+        StringBackward.apply(leaf([1.0])).sum().backward()
+
+
+def test_one_element_tensors_convert_to_python_values_and_others_refuse() -> None:
+    assert bool(Tensor(0.0)) is False and bool(Tensor([2.0])) is True
+    assert float(Tensor([[1.5]])) == 1.5 and int(Tensor(3.7)) == 3
+    for convert in (bool, float, int):
+        with pytest.raises(TypeError, match="ambiguous"):
+            convert(Tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="item: a Tensor with 2 elements"):
+        Tensor([1.0, 2.0]).item()
+    t = Tensor(np.arange(3.0))
+    assert np.asarray(t) is t.data and np.asarray(t, dtype=np.float32).dtype == np.float32
+    assert t.tolist() == [0.0, 1.0, 2.0] and t.numel() == 3

@@ -68,8 +68,9 @@ PAIR = st.broadcastable_shapes()
 MATMUL = st.matmul_shapes()
 
 
-def linear_args(bias: bool, kink_free: bool = False) -> Args:
-    """x (..., n_in) with 0-2 batch dims, W (n_in, n_out), optionally b (n_out,).
+def linear_args(bias: bool, kink_free: bool = False, transposed: bool = False) -> Args:
+    """x (..., n_in) with 0-2 batch dims, W (n_in, n_out) (or (n_out, n_in) when `transposed`),
+    optionally b (n_out,).
 
     `kink_free`: every pre-activation x @ W + b stays at least 0.05 away from 0 (for ReLU's
     finite differences), by filtering the drawn inputs.
@@ -78,7 +79,7 @@ def linear_args(bias: bool, kink_free: bool = False) -> Args:
     def shapes(draw: hst.DrawFn) -> tuple:
         batch = draw(st.shapes(0, 2))
         n_in, n_out = draw(hst.integers(1, 4)), draw(hst.integers(1, 4))
-        return (batch + (n_in,), (n_in, n_out)) + (((n_out,),) if bias else ())
+        return (batch + (n_in,), (n_out, n_in) if transposed else (n_in, n_out)) + (((n_out,),) if bias else ())
     make = args(shapes())
     if not kink_free:
         return make
@@ -159,6 +160,36 @@ def reductions(method: str, ref: Callable, domain: dict) -> list[Op]:
             for axis, keep, min_dims in cases]
 
 
+SAME = st.shapes().map(lambda s: (s, s))
+UNIT = dict(min_value=0.0, max_value=1.0)                   # probabilities
+CLAMP_FREE = dict(elements=st.away_from([-0.5, 0.5]))      # clamp(-0.5, 0.5): off both kinks
+
+
+@hst.composite
+def _cat_shapes(draw: hst.DrawFn) -> tuple:
+    """Two shapes equal except along axis 0 (1-3 dims)."""
+    rest = draw(st.shapes(0, 2))
+    return (draw(hst.integers(1, 3)),) + rest, (draw(hst.integers(1, 3)),) + rest
+
+
+def np_var(x: np.ndarray, axis: Any) -> np.ndarray:
+    n = x.size if axis is None else np.prod([x.shape[a] for a in np.atleast_1d(axis)])
+    return ((x - x.mean(axis=axis, keepdims=True)) ** 2).sum(axis=axis) / (n - 1)
+
+
+def np_bce(x: np.ndarray, t: np.ndarray, w: float = 1.0) -> np.ndarray:
+    s = 1 / (1 + np.exp(-x))
+    return -(w * t * np.log(s) + (1 - t) * np.log(1 - s))
+
+
+def np_smoothed_cross_entropy(eps: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def ref(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        c = logits.shape[1]
+        q = (1 - eps) * np.eye(c)[labels] + eps / c
+        return -(q * np.log(np_softmax(logits, axis=1))).sum(axis=1).mean()
+    return ref
+
+
 OPS: list[Op] = [
     *binary("+", operator.add, np.add),
     *binary("-", operator.sub, np.subtract),
@@ -214,6 +245,39 @@ OPS: list[Op] = [
        lambda x, W, b: 1 - 2 / (np.exp(2 * np_linear(x, W, b)) + 1), linear_args(bias=True)),
     Op("F.linear(x, W, None, 'sigmoid')", lambda x, W: F.linear(x, W, None, "sigmoid"),
        lambda x, W: 1 / (1 + np.exp(-np_linear(x, W))), linear_args(bias=False)),
+    # PyTorch-named additions (issue 11)
+    *reductions("min", np.min, DISTINCT),
+    Op("x.var(axis=0)", lambda x: x.var(axis=0), lambda x: np_var(x, 0), args(one(1, 3, min_side=2))),
+    Op("x.var()", lambda x: x.var(), lambda x: np_var(x, None), args(one(1, 3, min_side=2))),
+    Op("x.std(dim=-1, keepdim=True)", lambda x: x.std(dim=-1, keepdim=True),
+       lambda x: np.sqrt(np_var(x, -1))[..., None], args(one(1, 3, min_side=2), DISTINCT)),  # std > 0
+    Op("x.sqrt()", lambda x: x.sqrt(), np.sqrt, args(one(), POSITIVE)),
+    Op("x.abs()", lambda x: x.abs(), np.abs, args(one(), KINK_FREE)),
+    Op("x.clamp(-0.5, 0.5)", lambda x: x.clamp(-0.5, 0.5), lambda x: np.minimum(np.maximum(x, -0.5), 0.5),
+       args(one(), CLAMP_FREE)),
+    Op("x.clamp(min=0.5)", lambda x: x.clamp(min=0.5), lambda x: np.maximum(x, 0.5), args(one(), CLAMP_FREE)),
+    Op("x.unsqueeze(0).flatten()", lambda x: x.unsqueeze(0).flatten(), np.ravel, args(one())),
+    Op("x.view(-1, 1).squeeze(1)", lambda x: x.view(-1, 1).squeeze(1), np.ravel, args(one())),
+    Op("cat([x, y])", lambda x, y: F.cat([x, y]), lambda x, y: np.concatenate([x, y]), args(_cat_shapes())),
+    Op("stack([x, y], dim=-1)", lambda x, y: F.stack([x, y], dim=-1), lambda x, y: np.stack([x, y], -1),
+       args(SAME)),
+    Op("where(x > 0, x, y)", lambda x, y: F.where(x.data > 0, x, y), lambda x, y: np.where(x > 0, x, y),
+       args(SAME, KINK_FREE)),
+    Op("F.linear(x, W, b, transposed=True)", lambda x, W, b: F.linear(x, W, b, transposed=True),
+       lambda x, W, b: np_linear(x, W.T, b), linear_args(bias=True, transposed=True)),
+    Op("F.linear(x, W, b, 'tanh', transposed=True)", lambda x, W, b: F.linear(x, W, b, "tanh", transposed=True),
+       lambda x, W, b: np.tanh(np_linear(x, W.T, b)), linear_args(bias=True, transposed=True)),
+    Op("F.mse_loss(x, y)", F.mse_loss, lambda x, y: ((x - y) ** 2).mean(), args(SAME)),
+    Op("F.mse_loss(x, y, 'none')", lambda x, y: F.mse_loss(x, y, "none"), lambda x, y: (x - y) ** 2, args(SAME)),
+    Op("F.binary_cross_entropy_with_logits(x, t)", F.binary_cross_entropy_with_logits,
+       lambda x, t: np_bce(x, t).mean(), args(SAME, ANY, UNIT)),
+    Op("F.binary_cross_entropy_with_logits(x, t, 'sum', pos_weight=2)",
+       lambda x, t: F.binary_cross_entropy_with_logits(x, t, "sum", pos_weight=2.0),
+       lambda x, t: np_bce(x, t, 2.0).sum(), args(SAME, ANY, UNIT)),
+    Op("F.nll_loss(F.log_softmax(x), labels)", lambda z, t: F.nll_loss(F.log_softmax(z), t),
+       lambda z, t: -np.log(np_softmax(z, axis=1))[np.arange(len(t)), t].mean(), cross_entropy_args("labels")),
+    Op("F.cross_entropy(x, labels, label_smoothing=0.1)", lambda z, t: F.cross_entropy(z, t, label_smoothing=0.1),
+       np_smoothed_cross_entropy(0.1), cross_entropy_args("labels")),
     Op("F.sigmoid", F.sigmoid, lambda x: 1 / (1 + np.exp(-x)), args(one())),
     Op("F.softmax(x)", F.softmax, np_softmax, args(one(1))),
     Op("F.softmax(x, axis=0)", lambda x: F.softmax(x, axis=0), lambda x: np_softmax(x, 0), args(one(1))),

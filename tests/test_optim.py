@@ -581,3 +581,66 @@ def test_load_state_dict_refuses_state_it_cannot_use(entry):
         opt.load_state_dict(sd)
     assert opt.state_dict()["state"][0]["step"] == before["state"][0]["step"]
     np.testing.assert_array_equal(opt.state[p]["exp_avg"], before["state"][0]["exp_avg"])
+
+
+# ---- the other schedulers, step by step against torch (issue 11) ---------------------------------------
+SCHEDULERS = [
+    ("MultiStepLR", dict(milestones=[2, 5, 6], gamma=0.5), "sgd", None),
+    ("ExponentialLR", dict(gamma=0.8), "sgd", None),
+    ("LinearLR", dict(start_factor=0.25, end_factor=1.0, total_iters=4), "sgd", None),
+    ("OneCycleLR", dict(max_lr=1.0, total_steps=12), "sgd_momentum", "momentum"),
+    ("OneCycleLR", dict(max_lr=0.5, total_steps=12, anneal_strategy="linear", three_phase=True), "adam", "betas"),
+    ("OneCycleLR", dict(max_lr=0.5, epochs=3, steps_per_epoch=4, cycle_momentum=False, pct_start=0.5), "sgd",
+     None),
+]
+
+
+def _optimizers(kind, torch):
+    if kind == "adam":
+        return optim.Adam([Parameter(np.zeros(1))], lr=0.1), torch.optim.Adam([torch.zeros(1, requires_grad=True)],
+                                                                                lr=0.1)
+    mu = 0.9 if kind == "sgd_momentum" else 0.0
+    return (optim.SGD([Parameter(np.zeros(1))], lr=0.3, momentum=mu),
+            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.3, momentum=mu))
+
+
+@pytest.mark.parametrize("name,kw,kind,momentum", SCHEDULERS, ids=[f"{s[0]}-{i}" for i, s in enumerate(SCHEDULERS)])
+def test_scheduler_trajectories_match_torch(name, kw, kind, momentum):
+    torch = pytest.importorskip("torch")
+    opt, topt = _optimizers(kind, torch)
+    mine, theirs = getattr(optim, name)(opt, **kw), getattr(torch.optim.lr_scheduler, name)(topt, **kw)
+    steps = 11 if name == "OneCycleLR" else 10
+    for _ in range(steps):
+        assert mine.get_last_lr()[0] == pytest.approx(theirs.get_last_lr()[0], rel=1e-10, abs=1e-15)
+        if momentum:
+            key = "momentum" if momentum == "momentum" else "betas"
+            ours, torchs = opt.param_groups[0][key], topt.param_groups[0][key]
+            assert np.allclose(ours, torchs, rtol=1e-10)
+        topt.step()
+        mine.step()
+        theirs.step()
+
+
+def test_reduce_lr_on_plateau_matches_torch():
+    torch = pytest.importorskip("torch")
+    opt, topt = _optimizers("sgd", torch)
+    kw = dict(mode="min", factor=0.5, patience=2, threshold=0.01, cooldown=1, min_lr=0.01)
+    mine, theirs = optim.ReduceLROnPlateau(opt, **kw), torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    losses = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85, 0.85]
+    for loss in losses:
+        topt.step()
+        mine.step(loss)
+        theirs.step(loss)
+        assert opt.param_groups[0]["lr"] == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
+    assert opt.param_groups[0]["lr"] < 0.3  # it did reduce
+    with pytest.raises(TypeError, match="metrics must be a number"):
+        mine.step("loss")
+
+
+def test_one_cycle_refuses_steps_past_its_total():
+    opt = optim.SGD([Parameter(np.zeros(1))], lr=0.1, momentum=0.9)
+    sched = optim.OneCycleLR(opt, max_lr=1.0, total_steps=3)
+    for _ in range(3):
+        sched.step()
+    with pytest.raises(ValueError, match="total_steps=3"):
+        sched.step()

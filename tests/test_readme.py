@@ -36,7 +36,7 @@ def _python_blocks() -> list[str]:
 
 def test_readme_python_examples_run(capsys):
     blocks = _python_blocks()
-    assert len(blocks) == 2  # the ten-line model and the custom op property test
+    assert len(blocks) == 3  # the ten-line model, the custom op property test, the jitted step
     for block in blocks:
         exec(compile(block, str(ROOT / "README.md"), "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out

@@ -3,22 +3,28 @@
     python -m tinygrad_np mnist                         # 784-400-200-10 ReLU, ~98% test accuracy
     python -m tinygrad_np mnist --activation tanh --init simple --optimizer adagrad --lr 0.01 --epochs 5
     python -m tinygrad_np mnist --limit 2000 --epochs 1 --plot curves.png
+    python -m tinygrad_np mnist --graph step.svg         # also draw the graph of one training step
     python -m tinygrad_np compare --epochs 5            # the seed's experiments, as a Markdown table
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from tinygrad_np import viz
 from tinygrad_np._malloc import tune_malloc
 from tinygrad_np._threads import set_num_threads
-from tinygrad_np.classifier import INITIALIZERS, OPTIMIZERS, DeepNeuralNetworkClassifier
+from tinygrad_np.classifier import INITIALIZERS, OPTIMIZERS, DeepNeuralNetworkClassifier, TrainingDivergedError
 from tinygrad_np.data import train_val_split
 from tinygrad_np.datasets import mnist
+from tinygrad_np.nn import Module
+from tinygrad_np.tensor import Tensor
 
 # The seed's experiments (problem 9): name -> classifier arguments.
 COMPARE = {
@@ -36,7 +42,38 @@ COMPARE = {
 
 
 class CliError(Exception):
-    """A problem to report on one line, with exit status 2."""
+    """A problem to report on one line; exit status 2 for a usage error, 1 for a runtime one."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line on stderr (and exit status 2), as every error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not (v > 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return v
 
 
 def _positive_int(text: str) -> int:
@@ -65,10 +102,12 @@ def _add_common(p: argparse.ArgumentParser, epochs: int) -> None:
                    help=f"passes over the training set (default {epochs})")
     g.add_argument("--batch-size", type=_positive_int, default=20,
                    help="examples per step; the loss is their mean (default 20)")
-    g.add_argument("--seed", type=int, default=0,
+    g.add_argument("--seed", type=_nonnegative_int, default=0,
                    help="seeds the weights, the shuffling and the validation split (default 0)")
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="weights and computation (default float32)")
+    g.add_argument("--no-jit", dest="jit", action="store_false",
+                   help="train with the eager step instead of the jitted one (same results)")
     g.add_argument("--threads", type=_positive_int, default=1,
                    help="BLAS threads for the whole run (needs threadpoolctl, the 'threads' extra); "
                         "1 is fastest at small batches (default 1)")
@@ -86,7 +125,7 @@ def _add_common(p: argparse.ArgumentParser, epochs: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tinygrad-np",
+    parser = _Parser(prog="tinygrad-np",
                                      description="tinygrad_np: train on MNIST from the command line.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -103,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the seed's (default auto)")
     n.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd",
                    help="momentum = SGD with momentum 0.9 (default sgd)")
-    n.add_argument("--lr", type=float, default=None,
+    n.add_argument("--lr", type=_positive_float, default=None,
                    help="learning rate (default per optimizer: " +
                         ", ".join(f"{k} {v[2]:g}" for k, v in OPTIMIZERS.items()) + ")")
     _add_common(m, epochs=10)
@@ -112,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the trained classifier to PATH (.npz; DeepNeuralNetworkClassifier.load)")
     o.add_argument("--plot", metavar="PNG", help="draw the learning curves (loss and accuracy per epoch, train vs val) "
                                                  "to PNG; needs matplotlib (pip install 'tinygrad_np[plot]')")
+    o.add_argument("--graph", metavar="PATH", help="draw the computation graph of the first training step to PATH: "
+                                                   ".dot (Graphviz text), or .svg/.png/.pdf with Graphviz's dot")
     o.add_argument("--quiet", action="store_true", help="print only the test accuracy")
 
     c = sub.add_parser("compare", help="train the seed's experiments and print a Markdown table",
@@ -136,11 +177,69 @@ def _load(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
         if len(X) < 2 or int(np.ceil(args.val_fraction * len(X))) >= len(X):
             raise CliError(f"--val-fraction {args.val_fraction} leaves no training examples out of {len(X)}")
         X, X_val, y, y_val = train_val_split(X, y, args.val_fraction, random_state=args.seed)
+    if len(np.unique(y)) < 2:
+        raise CliError(f"{len(X)} training example(s) of a single class are left (--limit {args.limit}, "
+                       f"--val-fraction {args.val_fraction}); use more examples or a smaller --val-fraction")
     return X, y, X_val, y_val, X_test, y_test
 
 
 def _architecture(n_in: int, hidden: Sequence[int], n_out: int) -> str:
     return "-".join(str(n) for n in (n_in, *hidden, n_out))
+
+
+def check_output_path(flag: str, path: str, extensions: Sequence[str]) -> None:
+    """Before any work: `path` has a supported extension and can be written as a file (its
+    folder exists and takes new files; an existing file there is writable); CliError otherwise."""
+    if not path:
+        raise CliError(f"{flag}: the path is empty")
+    real = os.path.realpath(path)  # a symlink is written through to its target
+    folder = os.path.dirname(real)
+    if os.path.isdir(real):
+        raise CliError(f"{flag} {path}: is a directory, not a file name")
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext not in extensions:
+        raise CliError(f"{flag} {path}: " + (f"unsupported extension .{ext}" if ext else "no file extension")
+                       + f"; use one of {', '.join('.' + e for e in extensions)}")
+    if not os.path.isdir(folder):
+        raise CliError(f"{flag} {path}: the folder {folder} does not exist")
+    if os.path.exists(real) and not os.access(real, os.W_OK):
+        raise CliError(f"{flag} {path}: the file exists and is not writable")
+    try:  # the only sure test of a folder's writability (permissions, read-only mounts) is to write
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise CliError(f"{flag} {path}: cannot create a file in the folder {folder} ({e})") from None
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output flag of `mnist`, checked before the data is loaded."""
+    if args.save is not None:
+        check_output_path("--save", args.save, ("npz",))
+    if args.plot is not None:
+        _check_plot_available()
+        from matplotlib.backend_bases import FigureCanvasBase
+        check_output_path("--plot", args.plot, sorted(FigureCanvasBase.get_supported_filetypes()))
+    if getattr(args, "graph", None):
+        try:
+            viz.check_path(args.graph)
+        except (ValueError, viz.GraphvizNotFoundError) as e:
+            raise CliError(f"--graph: {e}") from None
+
+
+def _fit(clf: DeepNeuralNetworkClassifier, *data: np.ndarray, **fit_params: Any) -> None:
+    """clf.fit; divergence is a runtime error (status 1), other bad input a usage error (2)."""
+    try:
+        clf.fit(*data, **fit_params)
+    except TrainingDivergedError as e:
+        raise CliError(str(e), status=1) from None
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
+def _write(what: str, path: str, write: Any) -> None:
+    try:
+        write(path)
+    except (OSError, ValueError) as e:
+        raise CliError(f"writing {what} to {path} failed: {e}", status=1) from None
 
 
 def _check_plot_available() -> None:
@@ -175,13 +274,12 @@ def plot_curves(clf: DeepNeuralNetworkClassifier, path: str, title: str = "") ->
 
 
 def cmd_mnist(args: argparse.Namespace) -> int:
-    if args.plot:
-        _check_plot_available()
+    _check_outputs(args)
     X, y, X_val, y_val, X_test, y_test = _load(args)
     clf = DeepNeuralNetworkClassifier(
         hidden_layer_sizes=tuple(args.hidden), activation=args.activation, initializer=args.init,
         optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-        dtype=args.dtype, random_state=args.seed, verbose=not args.quiet)
+        dtype=args.dtype, random_state=args.seed, verbose=not args.quiet, jit=args.jit)
     arch = _architecture(X.shape[1], args.hidden, 10)
     lr = args.lr if args.lr is not None else OPTIMIZERS[args.optimizer][2]
     desc = (f"{arch} {args.activation}, init {args.init}, {args.optimizer} lr {lr:g}, "
@@ -189,20 +287,30 @@ def cmd_mnist(args: argparse.Namespace) -> int:
     if not args.quiet:
         val = f", {len(X_val)} validation" if X_val is not None else ""
         print(f"MNIST: {len(X)} training{val}, {len(X_test)} test examples; {desc}", flush=True)
-    try:
-        clf.fit(X, y, X_val, y_val)
-    except ValueError as e:
-        raise CliError(str(e)) from None
+    _fit(clf, X, y, X_val, y_val, on_first_step=_graph_writer(args.graph) if args.graph else None)
     acc = clf.score(X_test, y_test)
     per_epoch = float(np.mean(clf.epoch_time_))
     print(f"test accuracy {100 * acc:.2f}%  ({args.epochs} epochs, {per_epoch:.2f} s/epoch)", flush=True)
     if args.save:
-        clf.save(args.save)
+        _write("the classifier", args.save, clf.save)
         print(f"saved the classifier to {args.save}")
     if args.plot:
-        plot_curves(clf, args.plot, title=f"MNIST {desc}: test accuracy {100 * acc:.2f}%")
+        _write("the learning curves", args.plot,
+               lambda path: plot_curves(clf, path, title=f"MNIST {desc}: test accuracy {100 * acc:.2f}%"))
         print(f"wrote the learning curves to {args.plot}")
+    if args.graph:
+        print(f"wrote the graph of one training step to {args.graph}")
     return 0
+
+
+def _graph_writer(path: str) -> Callable[[Tensor, Module], None]:
+    """The classifier's first-step hook that draws the step's graph to `path` (before backward frees it)."""
+    def write(loss: Tensor, model: Module) -> None:
+        try:
+            viz.render(loss, path, params=model)
+        except (OSError, RuntimeError) as e:
+            raise CliError(f"--graph: {e}") from None
+    return write
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -214,9 +322,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for name in args.configs:
         kw = dict(COMPARE[name])
         clf = DeepNeuralNetworkClassifier(**kw, epochs=args.epochs, batch_size=args.batch_size, dtype=args.dtype,
-                                          random_state=args.seed)
+                                          random_state=args.seed, jit=args.jit)
         start = time.perf_counter()
-        clf.fit(X, y, X_val, y_val)
+        _fit(clf, X, y, X_val, y_val)
         acc = clf.score(X_test, y_test)
         lr = kw.get("lr") or OPTIMIZERS[kw["optimizer"]][2]
         init_name = kw.get("initializer", "auto")
@@ -250,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return {"mnist": cmd_mnist, "compare": cmd_compare}[args.command](args)
     except CliError as e:
         print(f"tinygrad-np {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return e.status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

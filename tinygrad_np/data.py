@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from tinygrad_np.init import make_rng
+from tinygrad_np._random import make_rng
 
 
 class MiniBatches:

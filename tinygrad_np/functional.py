@@ -11,70 +11,100 @@ from typing import Any
 import numpy as np
 
 from tinygrad_np import ops
-from tinygrad_np.tensor import Tensor
+from tinygrad_np.jit import replayed
+from tinygrad_np.tensor import Tensor, operand
 
 _REDUCTIONS = ("mean", "sum", "none")
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # by itemsize
 
 
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+def _tensor(x: Any, op: str) -> Tensor:
+    """x as a Tensor; a value that cannot be one raises TypeError naming `op`."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(x)
+    except TypeError as e:
+        raise TypeError(f"{op}: {str(e).removeprefix('Tensor: ')}") from None
 
 
-def linear(x: Any, W: Tensor, b: Tensor | None = None, activation: str | None = None) -> Tensor:
+def linear(x: Any, W: Tensor, b: Tensor | None = None, activation: str | None = None, *,
+           transposed: bool = False) -> Tensor:
     """activation(x @ W + b), as one graph node.
 
-    x: (..., n_in), W: (n_in, n_out), b: (n_out,) or None -> (..., n_out).  activation:
+    x: (..., n_in), W: (n_in, n_out) -- the seed's layout; with `transposed=True`, W is
+    (n_out, n_in), PyTorch's `F.linear` layout, read transposed without a copy --
+    b: (n_out,) or None -> (..., n_out).  activation:
     None, "relu", "tanh" or "sigmoid", applied in place on the op's own output (so
     `linear(x, W, b, "relu")` costs one array where `relu(linear(x, W, b))` costs two).
     The backward computes dW and db, and dx only when x requires grad.
     """
-    if not isinstance(x, Tensor):
-        x = Tensor(x)
-    if not isinstance(W, Tensor):
-        W = Tensor(W)
-    if b is not None and not isinstance(b, Tensor):
-        b = Tensor(b)
+    x, W = _tensor(x, "linear"), _tensor(W, "linear")
+    if b is not None:
+        b = _tensor(b, "linear")
     xs, ws = x._data.shape, W._data.shape
-    if len(ws) != 2 or not xs or xs[-1] != ws[0]:
+    n_in, n_out = (ws[::-1] if transposed else ws) if len(ws) == 2 else (None, None)
+    if len(ws) != 2 or not xs or xs[-1] != n_in:
+        layout = "W (n_out, n_in)" if transposed else "W (n_in, n_out)"
         raise ValueError(f"linear: x of shape {x.shape} does not match W of shape {W.shape} "
-                         f"(need x (..., n_in) and W (n_in, n_out))")
-    if b is not None and b._data.shape != (ws[1],):
+                         f"(need x (..., n_in) and {layout})")
+    if b is not None and b._data.shape != (n_out,):
         raise ValueError(f"linear: bias of shape {b.shape} does not match W of shape {W.shape} "
-                         f"(need ({W.shape[1]},))")
+                         f"(need ({n_out},))")
     if activation is not None and activation not in ops.LINEAR_ACTIVATIONS:
         raise ValueError(f"linear: activation must be None or one of {tuple(ops.LINEAR_ACTIVATIONS)}, "
                          f"got {activation!r}")
+    if transposed:
+        return ops.Linear.apply(x, W, b, activation=activation, transposed=True)
     return ops.Linear.apply(x, W, b, activation=activation)
+
+
+def _target_array(target: Any, op: str) -> np.ndarray:
+    """A loss target as an array: labels stay integers (a list of ints too), values real."""
+    try:
+        t = np.asarray(target)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{op}: cannot convert the target ({type(target).__name__}) to an array: {e}") from None
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: the target must be real numbers, got dtype {t.dtype}")
+    return t
 
 
 def relu(x: Any) -> Tensor:
     """max(x, 0), elementwise.  The gradient at exactly 0 is 0 (as in PyTorch)."""
-    return ops.ReLU.apply(_tensor(x))
+    return ops.ReLU.apply(_tensor(x, "relu"))
 
 
 def tanh(x: Any) -> Tensor:
     """Hyperbolic tangent, elementwise."""
-    return ops.Tanh.apply(_tensor(x))
+    return ops.Tanh.apply(_tensor(x, "tanh"))
 
 
 def sigmoid(x: Any) -> Tensor:
     """1 / (1 + exp(-x)), elementwise, finite for any finite x."""
-    return ops.Sigmoid.apply(_tensor(x))
+    return ops.Sigmoid.apply(_tensor(x, "sigmoid"))
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, computed max-subtracted. Same shape as x."""
-    x = _tensor(x)
+    x = _tensor(x, "softmax")
     (axis,) = ops.normalize_axis(axis, x.ndim, "softmax")
     return ops.Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, computed max-subtracted. Same shape as x."""
-    x = _tensor(x)
+    x = _tensor(x, "log_softmax")
     (axis,) = ops.normalize_axis(axis, x.ndim, "log_softmax")
     return ops.LogSoftmax.apply(x, axis=axis)
+
+
+@replayed  # the labels are data: a jit checks them again at every replay
+def _check_labels(t: np.ndarray, c: int) -> None:
+    # One reduction checks both ends: viewed as unsigned, a negative label is huge.
+    if len(t) and np.maximum.reduce(t.view(_UNSIGNED[t.itemsize])) >= c:
+        bad = t[(t < 0) | (t >= c)][0]
+        raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
 
 
 def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -84,13 +114,13 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
     class probabilities / one-hot rows of shape (N, C).  reduction: "mean" (over N,
     returns a 0-d tensor), "sum", or "none" (returns the N per-example losses).
     """
-    logits = _tensor(logits)
+    logits = _tensor(logits, "softmax_cross_entropy")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if logits.ndim != 2:
         raise ValueError(f"softmax_cross_entropy: logits must have shape (N, C), got {logits.shape}")
     n, c = logits.shape
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = target.data if isinstance(target, Tensor) else _target_array(target, "softmax_cross_entropy")
     if t.ndim == 1:
         if t.dtype.kind not in "iu":
             raise ValueError(f"softmax_cross_entropy: class labels must have an integer dtype, got {t.dtype} "
@@ -98,10 +128,7 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
         if t.shape[0] != n:
             raise ValueError(f"softmax_cross_entropy: {t.shape[0]} labels for {n} rows of logits "
                              f"(shapes {logits.shape} and {t.shape})")
-        # One reduction checks both ends: viewed as unsigned, a negative label is huge.
-        if n and np.maximum.reduce(t.view(_UNSIGNED[t.itemsize])) >= c:
-            bad = t[(t < 0) | (t >= c)][0]
-            raise ValueError(f"softmax_cross_entropy: label {bad} is out of range for {c} classes")
+        _check_labels(t, c)
     elif t.shape != logits.shape:
         raise ValueError(f"softmax_cross_entropy: target of shape {t.shape} does not match logits of shape "
                          f"{logits.shape} (need labels (N,) or probabilities (N, C))")
@@ -110,3 +137,118 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
     if isinstance(target, Tensor) and t.ndim == 2:
         t = target
     return ops.SoftmaxCrossEntropy.apply(logits, t, reduction=reduction)
+
+
+# ---- joining and selecting --------------------------------------------------------------------
+def _tensors(op: str, tensors: Any) -> list[Tensor]:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
+        raise TypeError(f"{op}: expected a non-empty list or tuple of tensors, got {type(tensors).__name__}")
+    return [_tensor(t, op) for t in tensors]
+
+
+def cat(tensors: Any, dim: int = 0) -> Tensor:
+    """The tensors joined along the existing axis `dim` (shapes equal elsewhere), as `torch.cat`."""
+    ts = _tensors("cat", tensors)
+    if len({t.ndim for t in ts}) != 1 or ts[0].ndim == 0:
+        raise ValueError(f"cat: tensors must have the same number (>= 1) of dimensions, got shapes "
+                         f"{[t.shape for t in ts]}")
+    (axis,) = ops.normalize_axis(dim, ts[0].ndim, "cat")
+    if len({t.shape[:axis] + t.shape[axis + 1:] for t in ts}) != 1:
+        raise ValueError(f"cat: shapes {[t.shape for t in ts]} differ outside dim {dim}")
+    return ops.Cat.apply(*ts, axis=axis)
+
+
+def stack(tensors: Any, dim: int = 0) -> Tensor:
+    """The tensors (all of one shape) joined along a new axis `dim`, as `torch.stack`."""
+    ts = _tensors("stack", tensors)
+    if len({t.shape for t in ts}) != 1:
+        raise ValueError(f"stack: tensors must have one shape, got {[t.shape for t in ts]}")
+    if not ops.is_int(dim) or not -ts[0].ndim - 1 <= dim <= ts[0].ndim:
+        raise ValueError(f"stack: dim {dim!r} is out of range for tensors of shape {ts[0].shape}")
+    return cat([t.unsqueeze(dim) for t in ts], dim=dim)
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """x where `condition` (booleans, broadcast) is true, else y; differentiable in x and y."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
+    a = x if isinstance(x, Tensor) else None
+    b = y if isinstance(y, Tensor) else None
+    like = a if a is not None else b
+    if like is None:
+        x, y = _tensor(x, "where"), _tensor(y, "where")
+    else:
+        x, y = (operand(v, like, "where") for v in (x, y))
+    try:
+        np.broadcast_shapes(cond.shape, np.shape(x.data if isinstance(x, Tensor) else x),
+                            np.shape(y.data if isinstance(y, Tensor) else y))
+    except ValueError:
+        raise ValueError(f"where: shapes {cond.shape}, {np.shape(x)} and {np.shape(y)} do not broadcast") from None
+    return ops.Where.apply(cond, x, y)
+
+
+# ---- losses with PyTorch's names -----------------------------------------------------------------
+def cross_entropy(logits: Any, target: Any, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """`torch.nn.functional.cross_entropy` for logits (N, C): target class labels (N,) or class
+    probabilities (N, C); `label_smoothing` eps mixes the target with the uniform distribution,
+    (1 - eps) * target + eps / C.  One fused node (`softmax_cross_entropy`)."""
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+            or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if not label_smoothing:
+        return softmax_cross_entropy(logits, target, reduction)
+    logits = _tensor(logits, "cross_entropy")
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must have shape (N, C), got {logits.shape}")
+    c = logits.shape[1]
+    t = target.data if isinstance(target, Tensor) else _target_array(target, "cross_entropy")
+    if t.ndim == 1:
+        softmax_cross_entropy(logits, t, "none")  # the label checks, with their messages
+        t = np.eye(c, dtype=logits.dtype)[t]
+    t = Tensor(t, dtype=logits.dtype) * (1.0 - label_smoothing) + label_smoothing / c
+    return softmax_cross_entropy(logits, t.data, reduction)
+
+
+def _reduce(losses: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return losses.mean() if reduction == "mean" else losses.sum() if reduction == "sum" else losses
+
+
+def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """-log_probs[n, target[n]] for log-probabilities (N, C) and labels (N,), as `torch.nn.functional.nll_loss`."""
+    log_probs = _tensor(log_probs, "nll_loss")
+    t = target.data if isinstance(target, Tensor) else _target_array(target, "nll_loss")
+    if log_probs.ndim != 2 or t.shape != log_probs.shape[:1] or t.dtype.kind not in "iu":
+        raise ValueError(f"nll_loss: need log-probabilities (N, C) and integer labels (N,), got shapes "
+                         f"{log_probs.shape} and {t.shape} ({t.dtype})")
+    if t.size and (t.min() < 0 or t.max() >= log_probs.shape[1]):
+        raise ValueError(f"nll_loss: labels must be in [0, {log_probs.shape[1]}), got {t.min()}..{t.max()}")
+    return _reduce(-log_probs[np.arange(len(t)), t], reduction, "nll_loss")
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """(input - target)^2, averaged or summed, as `torch.nn.functional.mse_loss` (shapes must match)."""
+    x = _tensor(input, "mse_loss")
+    t = target if isinstance(target, Tensor) else operand(_target_array(target, "mse_loss"), x, "mse_loss")
+    if np.shape(t) != x.shape:
+        raise ValueError(f"mse_loss: input of shape {x.shape} and target of shape {np.shape(t)} differ")
+    d = x - t
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Tensor:
+    """Binary cross-entropy of sigmoid(input) against `target` in [0, 1] (same shape), fused and
+    stable for any logit, as `torch.nn.functional.binary_cross_entropy_with_logits`.  `pos_weight`
+    (broadcast to the last axis) weights the positive term."""
+    x = _tensor(input, "binary_cross_entropy_with_logits")
+    t = target if isinstance(target, Tensor) else operand(
+        _target_array(target, "binary_cross_entropy_with_logits"), x, "binary_cross_entropy_with_logits")
+    if np.shape(t) != x.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: input of shape {x.shape} and target of shape "
+                         f"{np.shape(t)} differ")
+    pw = None if pos_weight is None else np.asarray(pos_weight.data if isinstance(pos_weight, Tensor)
+                                                     else pos_weight, dtype=x.dtype)
+    return _reduce(ops.BCEWithLogits.apply(x, t, pos_weight=pw), reduction, "binary_cross_entropy_with_logits")

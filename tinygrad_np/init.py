@@ -6,8 +6,9 @@ and B of shape (n_out,).  Any object with those two methods works as an initiali
     fc = nn.FC(784, 400, initializer=init.HeInitializer(rng=0))
     init.apply(model, init.XavierInitializer(rng=1))   # re-draw every FC of a model
 
-Every initializer takes `rng` (an `np.random.Generator`, an int seed, or None for fresh
-OS entropy) and `dtype` (float32 by default).  No global NumPy random state is used.
+Every initializer takes `rng` (an `np.random.Generator`, an int seed, or None for the
+library's default generator, see `tinygrad_np.manual_seed`) and `dtype` (float32 by
+default).  No global NumPy random state is used.
 
 Biases start at zero.  The seed drew them from the same distribution as the weights;
 pass `random_bias=True` to get that back (the spread is the one of the weights of the
@@ -20,20 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_np._random import default_generator, make_rng
 from tinygrad_np.tensor import _FLOATS
 
 __all__ = ["Initializer", "SimpleInitializer", "XavierInitializer", "HeInitializer",
            "GlorotUniformInitializer", "HeUniformInitializer", "GlorotUniform", "HeUniform",
            "make_rng", "apply"]
-
-
-def make_rng(rng: Any) -> np.random.Generator:
-    """An `np.random.Generator` from a Generator (used as is), an int seed, or None (fresh entropy)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be an np.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -60,8 +53,13 @@ class Initializer:
 
     distribution = "normal"
 
+    @property
+    def rng(self) -> np.random.Generator:
+        """The generator drawn from: the one given, else the default (see `tinygrad_np.manual_seed`)."""
+        return default_generator() if self._rng is None else self._rng
+
     def __init__(self, rng: Any = None, dtype: Any = np.float32, random_bias: bool = False) -> None:
-        self.rng = make_rng(rng)
+        self._rng = None if rng is None else make_rng(rng)
         self.dtype = _float_dtype(dtype)
         self.random_bias = bool(random_bias)
         self._last_fan: tuple[int, int] | None = None

@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import threading
 from heapq import heappop, heappush
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,24 +27,64 @@ class _GradMode(threading.local):
 _grad_mode = _GradMode()
 
 
-def as_array(data: Any) -> np.ndarray:
+# ---- jit recording hooks (tinygrad_np.jit) ----------------------------------------------------
+class _JitState(threading.local):
+    recorder: Any = None  # the recorder of the jitted call running in this thread, else None
+
+
+_jit_state = _JitState()
+# ---- end of jit recording hooks ----------------------------------------------------------------
+
+
+def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert `data` to the array a Tensor holds.
 
-    float32/float64 arrays and NumPy scalars keep their dtype (arrays are not
-    copied); ints, bools, lists and Python numbers become float32.
+    With `dtype` None: float32/float64 arrays and NumPy scalars keep their dtype (arrays
+    are not copied), and so do NumPy integer and bool arrays (class labels stay labels);
+    Python numbers and lists, and float16, become float32.  With a `dtype`, the data is
+    converted to it.  Complex, string and object data raise TypeError.
     """
-    if isinstance(data, np.ndarray) and data.dtype in _FLOATS:
-        return data
-    if isinstance(data, np.generic) and data.dtype in _FLOATS:
+    if dtype is None and isinstance(data, (np.ndarray, np.generic)) and data.dtype in _FLOATS:
         return np.asarray(data)
     try:
-        arr = np.asarray(data)
+        arr = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as e:
         raise TypeError(f"Tensor: cannot convert {type(data).__name__} to a numeric array: {e}") from None
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"Tensor: data must be numeric (bool, int or float), got dtype {arr.dtype} "
+        raise TypeError(f"Tensor: data must be real numbers (bool, int or float), got dtype {arr.dtype} "
                         f"from {type(data).__name__}")
-    return arr.astype(np.float32)
+    if dtype is None and (arr.dtype.kind == "f" or not isinstance(data, (np.ndarray, np.generic))):
+        return arr.astype(np.float32)
+    return arr
+
+
+def operand(other: Any, like: Tensor, op: str) -> Any:
+    """`other` as the second operand of `like` in a binary op, with PyTorch's promotion.
+
+    Tensors pass unchanged.  With a float Tensor, weak operands (Python numbers, NumPy
+    scalars, 0-d arrays, lists) adopt its dtype, so float32 stays float32; arrays promote
+    as in NumPy (a float64 array gives float64), except that an integer or bool array
+    adopts the Tensor's dtype.  With an integer Tensor, operands follow NumPy.  Complex,
+    string and object operands raise TypeError naming `op`.
+    """
+    if isinstance(other, Tensor):
+        return other
+    try:
+        arr = np.asarray(other)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: cannot combine a {like.dtype} Tensor with {type(other).__name__}"
+                        f"{'' if arr is None else f' of dtype {arr.dtype}'} (operands must be real numbers, "
+                        f"real arrays or Tensors)")
+    own = like._data.dtype
+    if isinstance(other, np.ndarray) and other.ndim:
+        out = other.astype(own) if own.kind == "f" and arr.dtype.kind != "f" else other
+    else:
+        out = arr.astype(own) if own.kind == "f" else arr
+    if _jit_state.recorder is not None:  # jit hook: a constant, or a conversion a replay makes again
+        _jit_state.recorder.operand(other, out)
+    return out
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -170,11 +210,12 @@ class Function:
                 needs.append(False)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
-        except ValueError as e:
+        except (ValueError, IndexError, TypeError) as e:  # NumPy's words, with the op's name and the shapes
             shapes = " and ".join(str(np.shape(a)) for a in raw if isinstance(a, np.ndarray))
             name = cls.__name__.lower()
             msg = str(e).removeprefix(f"{name}: ")
-            raise ValueError(f"{name}: {msg} (input shapes {shapes})") from None
+            kind = next(k for k in (ValueError, IndexError, TypeError) if isinstance(e, k))  # AxisError: ValueError
+            raise kind(f"{name}: {msg} (input shapes {shapes})") from None
         t = _new_tensor(Tensor)
         t._data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = None
@@ -184,9 +225,11 @@ class Function:
             ctx._creation_index = _next_index()
             t.requires_grad = True
             t._ctx = ctx
-            return t
-        t.requires_grad = False
-        t._ctx = None
+        else:
+            t.requires_grad = False
+            t._ctx = None
+        if _jit_state.recorder is not None:  # jit hook: record this call
+            _jit_state.recorder.op(cls, ctx, args, kwargs, out, t)
         return t
 
 
@@ -200,6 +243,14 @@ def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
+
+
+def _as_gradient(value: Any, ctx: Function) -> np.ndarray:
+    """A gradient a backward returned as a NumPy scalar, a Python number or an array subclass."""
+    if isinstance(value, (np.ndarray, np.generic, int, float)) and not isinstance(value, bool):
+        return np.asarray(value)
+    raise TypeError(f"{type(ctx).__name__}.backward returned a {type(value).__name__} as a gradient; "
+                    f"return an ndarray (or None) per input")
 
 
 def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) -> None:
@@ -249,7 +300,7 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                                "arrays were freed. Pass retain_graph=True to the first backward call.")
         in_grads = ctx.backward(ctx, grads.pop(node))
         if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
+            in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
         if len(in_grads) != len(ctx.parents):
             raise RuntimeError(f"{type(ctx).__name__}.backward returned {len(in_grads)} gradient(s) "
                                f"for {len(ctx.parents)} input(s)")
@@ -258,7 +309,9 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
                 continue
             if pg is None:  # a custom backward may return None for an input: a zero gradient
                 pg = np.zeros_like(parent._data)
-            elif pg.shape != parent._data.shape:
+            elif type(pg) is not np.ndarray:
+                pg = _as_gradient(pg, ctx)
+            if pg.shape != parent._data.shape:
                 pg = _unbroadcast(pg, parent, ctx)
             pctx = parent._ctx
             acc = grads if pctx is not None else leaf_grads
@@ -275,19 +328,25 @@ def _propagate(heap: list[tuple[int, int, Tensor]], grads: dict[Tensor, np.ndarr
 class Tensor:
     """An n-dimensional array that records the ops applied to it for reverse-mode autodiff.
 
-    `data` is the NumPy array (float32/float64 arrays are shared, not copied; ints,
-    bools, lists and Python numbers become float32).  `grad` is None until a backward
+    `data` is the NumPy array: float32/float64 arrays are shared, not copied; NumPy integer
+    and bool arrays keep their dtype (labels stay labels); Python numbers and lists become
+    float32; `dtype=` converts (`Tensor(y, dtype=np.int64)`).  Only float tensors can
+    require grad.  `grad` is None until a backward
     pass reaches the tensor, then an array of its shape and dtype.
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "__weakref__")
-    __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
+    __array_ufunc__ = None  # `ndarray + Tensor` and `np.float64(2) * Tensor` call Tensor's reflected operators
 
-    def __init__(self, data: Any, requires_grad: bool = False) -> None:
-        self._data = as_array(data.data if isinstance(data, Tensor) else data)
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self._data = as_array(data.data if isinstance(data, Tensor) else data, dtype)
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only float tensors can require grad, got dtype {self._data.dtype}")
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx: Function | None = None
+        if _jit_state.recorder is not None:  # jit hook: note tensors made inside a recorded call
+            _jit_state.recorder.tensor(self, data)
 
     # ---- array-like attributes -------------------------------------------------------
     @property
@@ -320,7 +379,46 @@ class Tensor:
         return self._ctx is None
 
     def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item: a Tensor with {self._data.size} elements cannot be converted to a Python "
+                             f"number (shape {self.shape})")
+        if _jit_state.recorder is not None:  # jit hook: a replay cannot reproduce a Python value
+            _jit_state.recorder.python_value(self, "item()")
         return self._data.item()
+
+    def _one_element(self, what: str) -> Any:
+        if self._data.size != 1:
+            raise TypeError(f"{what}: the value of a Tensor with {self._data.size} elements (shape {self.shape}) "
+                            f"is ambiguous; reduce it first (e.g. .any(), .sum()) or use .item() on one element")
+        if _jit_state.recorder is not None:  # jit hook: a replay cannot reproduce a Python value
+            _jit_state.recorder.python_value(self, f"{what}()")
+        return self._data.reshape(())[()]
+
+    def __bool__(self) -> bool:
+        return bool(self._one_element("bool"))
+
+    def __float__(self) -> float:
+        return float(self._one_element("float"))
+
+    def __int__(self) -> int:
+        return int(self._one_element("int"))
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)` gives the data (shared unless a copy or another dtype is asked for)."""
+        if copy:
+            return np.array(self._data, dtype=dtype)
+        return self._data if dtype is None or np.dtype(dtype) == self._data.dtype else self._data.astype(dtype)
+
+    def tolist(self) -> Any:
+        """The data as (nested) Python lists of numbers."""
+        if _jit_state.recorder is not None:  # jit hook
+            _jit_state.recorder.python_value(self, "tolist()")
+        return self._data.tolist()
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return self._data.size
 
     def numpy(self) -> np.ndarray:
         return self._data
@@ -347,6 +445,7 @@ class Tensor:
         single-element output.  The graph's saved arrays are freed afterwards unless
         `retain_graph=True`.
         """
+        upstream = grad  # (for the jit hook below)
         if not self.requires_grad:
             raise RuntimeError("backward: tensor does not require grad and has no graph "
                                "(was it computed under no_grad, or from inputs without requires_grad?)")
@@ -357,7 +456,14 @@ class Tensor:
             grad = np.empty(self._data.shape, self._data.dtype)
             grad.fill(1)
         else:
-            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            try:
+                given = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            except (ValueError, TypeError):
+                given = None
+            if given is None or given.dtype.kind not in "biuf":
+                raise TypeError(f"backward: grad must be real numbers of shape {self.shape}, got "
+                                f"{type(grad).__name__}{'' if given is None else f' of dtype {given.dtype}'}")
+            grad = np.array(given, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad of shape {grad.shape} does not match output shape {self.shape}")
         # Nodes are processed newest first (a max-heap on creation order): every consumer of a
@@ -374,6 +480,8 @@ class Tensor:
         done = _propagate(heap, grads, leaf_grads)
         # Only a pass that succeeded changes state: leaf grads, then freeing the graph.
         _store_leaf_grads(leaf_grads, grad)
+        if _jit_state.recorder is not None:  # jit hook: record the schedule this pass ran
+            _jit_state.recorder.backward(self, upstream, done, leaf_grads)
         if not retain_graph:
             # Drop everything each node saved; `parents is None` marks it as freed (its place in the
             # creation order stays, so a later pass can reach it and report the freed graph).
@@ -382,28 +490,28 @@ class Tensor:
 
     # ---- operators (the ops live in tinygrad_np.ops) ------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, other)
+        return ops.Add.apply(self, operand(other, self, "add"))
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(other, self)
+        return ops.Add.apply(operand(other, self, "add"), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, other)
+        return ops.Sub.apply(self, operand(other, self, "sub"))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(other, self)
+        return ops.Sub.apply(operand(other, self, "sub"), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, other)
+        return ops.Mul.apply(self, operand(other, self, "mul"))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(other, self)
+        return ops.Mul.apply(operand(other, self, "mul"), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, other)
+        return ops.Div.apply(self, operand(other, self, "div"))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(other, self)
+        return ops.Div.apply(operand(other, self, "div"), self)
 
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
@@ -412,31 +520,90 @@ class Tensor:
         return ops.Pow.apply(self, exponent=ops.check_exponent(exponent))
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, other)
+        return ops.MatMul.apply(self, operand(other, self, "matmul"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(other, self)
+        return ops.MatMul.apply(operand(other, self, "matmul"), self)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.Index.apply(self, index=index)
 
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Sum.apply(self, axis=ops.normalize_axis(axis, self.ndim, "sum"), keepdims=keepdims)
+    # Reductions take numpy's `axis` / `keepdims` or torch's `dim` / `keepdim`.
+    def _axes(self, op: str, axis: Any, keepdims: bool, dim: Any, keepdim: bool | None) -> tuple[Any, bool]:
+        if dim is not None:
+            if axis is not None:
+                raise TypeError(f"{op}: give axis or dim, not both")
+            axis = dim
+        return ops.normalize_axis(axis, self.ndim, op), bool(keepdims if keepdim is None else keepdim)
 
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Mean.apply(self, axis=ops.normalize_axis(axis, self.ndim, "mean"), keepdims=keepdims)
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """Sum over `axis` (an int, a tuple of ints, or None for all)."""
+        axes, keep = self._axes("sum", axis, keepdims, dim, keepdim)
+        return ops.Sum.apply(self, axis=axes, keepdims=keep)
 
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Max.apply(self, axis=ops.normalize_axis(axis, self.ndim, "max"), keepdims=keepdims)
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: bool | None = None) -> Tensor:
+        """Mean over `axis` (an int, a tuple of ints, or None for all)."""
+        axes, keep = self._axes("mean", axis, keepdims, dim, keepdim)
+        return ops.Mean.apply(self, axis=axes, keepdims=keep)
+
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """Maximum over `axis`; tied maxima share the gradient."""
+        axes, keep = self._axes("max", axis, keepdims, dim, keepdim)
+        return ops.Max.apply(self, axis=axes, keepdims=keep)
+
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """Minimum over `axis`; tied minima share the gradient."""
+        axes, keep = self._axes("min", axis, keepdims, dim, keepdim)
+        return ops.Min.apply(self, axis=axes, keepdims=keep)
+
+    def var(self, axis: Any = None, keepdims: bool = False, *, correction: int = 1, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Variance over `axis`: sum((x - mean)^2) / (n - correction), as `torch.var` (unbiased by default);
+        NaN where n <= correction."""
+        axes, keep = self._axes("var", axis, keepdims, dim, keepdim)
+        n = int(np.prod([self.shape[a] for a in (range(self.ndim) if axes is None else axes)]))
+        d = self - self.mean(axis=axes, keepdims=True)
+        total = (d * d).sum(axis=axes, keepdims=keep)
+        return total / (n - correction) if n > correction else total * np.nan
+
+    def std(self, axis: Any = None, keepdims: bool = False, *, correction: int = 1, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Standard deviation over `axis`: sqrt of `var` with the same arguments."""
+        return self.var(axis, keepdims, correction=correction, dim=dim, keepdim=keepdim).sqrt()
+
+    def _arg(self, op: str, fn: Any, axis: Any, keepdims: bool, dim: Any, keepdim: bool | None) -> Tensor:
+        axes, keep = self._axes(op, axis, keepdims, dim, keepdim)
+        if axes is not None and len(axes) != 1:
+            raise ValueError(f"{op}: takes one axis or None, got {axis if dim is None else dim!r}")
+        if self._data.size == 0:
+            raise ValueError(f"{op}: of an empty tensor (shape {self.shape})")
+        return Tensor(fn(self._data, axis=None if axes is None else axes[0], keepdims=keep).astype(np.int64))
+
+    def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Indices (int64, no gradient) of the maxima along `axis` (None: of the flattened tensor)."""
+        return self._arg("argmax", np.argmax, axis, keepdims, dim, keepdim)
+
+    def argmin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Indices (int64, no gradient) of the minima along `axis` (None: of the flattened tensor)."""
+        return self._arg("argmin", np.argmin, axis, keepdims, dim, keepdim)
 
     def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        """A tensor of the same data in `shape` (ints, one of them may be -1), as `np.reshape`."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if not all(map(ops.is_int, shape)):
+            raise TypeError(f"reshape: the shape must be ints, got {shape!r}")
         return ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, *axes: Any) -> Tensor:
-        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        """The axes permuted (reversed when none are given), as `np.transpose`."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        if not all(map(ops.is_int, axes)):
+            raise TypeError(f"transpose: the axes must be ints, got {axes!r}")
         return ops.Transpose.apply(self, axes=axes or None)
 
     @property
@@ -457,6 +624,141 @@ class Tensor:
 
     def sigmoid(self) -> Tensor:
         return ops.Sigmoid.apply(self)
+
+    def sqrt(self) -> Tensor:
+        """Square root, elementwise (x ** 0.5)."""
+        return ops.Pow.apply(self, exponent=0.5)
+
+    def abs(self) -> Tensor:
+        """|x|, elementwise; the gradient at 0 is 0."""
+        return ops.Abs.apply(self)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """x limited to [min, max] (either may be None), as `torch.clamp`."""
+        if min is None and max is None:
+            raise ValueError("clamp: give min, max or both")
+        for v in (min, max):
+            if v is not None:
+                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                    raise TypeError(f"clamp: min and max must be real numbers or None, got {v!r}")
+        return ops.Clamp.apply(self, low=None if min is None else float(min), high=None if max is None else float(max))
+
+    clip = clamp
+
+    # ---- shape helpers with PyTorch's names --------------------------------------------------
+    def view(self, *shape: Any) -> Tensor:
+        """The same as `reshape` (the data is shared when NumPy can, as always)."""
+        return self.reshape(*shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of length 1 at position `dim` (-ndim-1 <= dim <= ndim)."""
+        if not ops.is_int(dim) or not -self.ndim - 1 <= dim <= self.ndim:
+            raise ValueError(f"unsqueeze: dim {dim!r} is out of range for a tensor of shape {self.shape}")
+        d = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim: Any = None) -> Tensor:
+        """Drop axes of length 1 (all of them, or those in `dim` whose length is 1, as torch)."""
+        axes = ops.normalize_axis(dim, self.ndim, "squeeze")
+        drop = [a for a in (range(self.ndim) if axes is None else axes) if self.shape[a] == 1]
+        return self.reshape(tuple(n for a, n in enumerate(self.shape) if a not in drop))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge the axes start_dim..end_dim (inclusive) into one."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        (start,), (end,) = (ops.normalize_axis(a, self.ndim, "flatten") for a in (start_dim, end_dim))
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+
+    # ---- comparisons: boolean tensors without gradient ---------------------------------------
+    def _compare(self, other: Any, ufunc: Any, op: str) -> Tensor:
+        o = operand(other, self, op)
+        try:
+            return Tensor(ufunc(self._data, o._data if isinstance(o, Tensor) else o))
+        except ValueError as e:
+            raise ValueError(f"{op}: {e} (shapes {self.shape} and {np.shape(o)})") from None
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        try:
+            return self._compare(other, np.equal, "eq")
+        except TypeError:
+            return NotImplemented  # then Python compares identities, as for `t == None`
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        try:
+            return self._compare(other, np.not_equal, "ne")
+        except TypeError:
+            return NotImplemented
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less, "lt")
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal, "le")
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater, "gt")
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal, "ge")
+
+    __hash__ = object.__hash__  # identity, so tensors stay usable as dict keys and in sets
+
+    # ---- in place: only where nothing is recorded ---------------------------------------------
+    def _inplace(self, ufunc: Any, other: Any, op: str) -> Tensor:
+        if _jit_state.recorder is not None:  # jit hook: an in-place change is not an op a replay repeats
+            _jit_state.recorder.in_place(self, op)
+        if self.requires_grad and _grad_mode.enabled:
+            raise RuntimeError(f"{op}: a tensor that requires grad cannot be changed in place while grad is "
+                               f"recorded; do it inside `with no_grad():` (as an optimizer update), or on .data")
+        o = operand(other, self, op)
+        o = o._data if isinstance(o, Tensor) else o
+        try:
+            shape = np.broadcast_shapes(self.shape, np.shape(o))
+        except ValueError:
+            shape = None
+        if shape != self.shape:
+            raise ValueError(f"{op}: an operand of shape {np.shape(o)} cannot be applied in place to shape "
+                             f"{self.shape}")
+        if not self._data.flags.writeable:
+            raise ValueError(f"{op}: the tensor's data is read-only")
+        ufunc(self._data, o, out=self._data, casting="same_kind")
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(np.add, other, "add_")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(np.subtract, other, "sub_")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(np.multiply, other, "mul_")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(np.divide, other, "div_")
+
+    def zero_(self) -> Tensor:
+        """Fill with zeros, in place (under the same rule as `+=`); returns self."""
+        return self.fill_(0)
+
+    def fill_(self, value: float) -> Tensor:
+        """Fill with `value`, in place; returns self."""
+        return self._inplace(lambda a, v, out, casting: np.copyto(out, v, casting="unsafe"), value, "fill_")
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy `src`'s values (broadcast to self's shape, cast to self's dtype) in place; returns self."""
+        return self._inplace(lambda a, v, out, casting: np.copyto(out, v, casting="unsafe"), src, "copy_")
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` on a leaf (float tensors only); returns self."""
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: only leaves can stop requiring grad; use .detach()")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only float tensors can require grad, got dtype {self._data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
 
 
 class Parameter(Tensor):

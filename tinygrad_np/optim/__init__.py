@@ -21,11 +21,13 @@ float32 weights stay float32.
 from tinygrad_np.optim import lr_scheduler
 from tinygrad_np.optim.adagrad import AdaGrad, Adagrad, adagrad
 from tinygrad_np.optim.adam import Adam, AdamW, adam, adamw
-from tinygrad_np.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
+from tinygrad_np.optim.lr_scheduler import (CosineAnnealingLR, ExponentialLR, LinearLR, LRScheduler, MultiStepLR,
+                                            OneCycleLR, ReduceLROnPlateau, StepLR)
 from tinygrad_np.optim.optimizer import Optimizer
 from tinygrad_np.optim.rmsprop import RMSProp, RMSprop, rmsprop
 from tinygrad_np.optim.sgd import SGD, sgd
 
 __all__ = ["Optimizer", "SGD", "AdaGrad", "Adagrad", "RMSProp", "RMSprop", "Adam", "AdamW",
            "sgd", "adagrad", "rmsprop", "adam", "adamw",
-           "LRScheduler", "StepLR", "CosineAnnealingLR", "lr_scheduler"]
+           "LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "CosineAnnealingLR", "OneCycleLR",
+           "ReduceLROnPlateau", "lr_scheduler"]

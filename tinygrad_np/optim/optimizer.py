@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from tinygrad_np.tensor import Parameter
+from tinygrad_np.tensor import Parameter, _jit_state
 
 
 def check_range(name: str, value: Any, lo: float, hi: float = math.inf, hi_open: bool = False) -> None:
@@ -85,6 +85,8 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (or fill it with zeros when `set_to_none=False`)."""
+        if _jit_state.recorder is not None:  # jit hook: a replay calls this again
+            _jit_state.recorder.call(Optimizer.zero_grad, self, set_to_none)
         for g in self.param_groups:
             for p in g["params"]:
                 if set_to_none:
@@ -101,6 +103,8 @@ class Optimizer:
         parameter and no weight or state changes.
         """
         loss = closure() if closure is not None else None
+        if _jit_state.recorder is not None:  # jit hook: a replay calls this again (the closure's ops are recorded)
+            _jit_state.recorder.call(Optimizer.step, self)
         work = []
         for gi, group in enumerate(self.param_groups):
             hyper = {k: group[k] for k in self.defaults}

@@ -1,0 +1,124 @@
+"""The softmax family and the fused losses: softmax, log-softmax, softmax cross-entropy, BCE with logits."""
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_np.ops.checks import require_float
+from tinygrad_np.ops.elementwise import sigmoid
+from tinygrad_np.tensor import Function
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        require_float(x)
+        if x.size == 0:  # empty in, empty out (no maximum to subtract)
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(e)
+        ctx.axis = axis
+        return e
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        require_float(x)
+        if x.size == 0:
+            ctx.save_for_backward(x)
+            ctx.axis = axis
+            return np.array(x)
+        shifted = x - x.max(axis=axis, keepdims=True)
+        shifted -= np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(shifted)
+        ctx.axis = axis
+        return shifted
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad - np.exp(y) * grad.sum(axis=ctx.axis, keepdims=True)
+
+
+class SoftmaxCrossEntropy(Function):
+    """Cross-entropy of softmax(logits) (N, C) against integer labels (N,) or probabilities (N, C).
+
+    d/dlogits = (softmax * sum_c target - target) * scale, where scale is 1/N for "mean".
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, reduction):
+        require_float(logits)
+        # ufunc.reduce, not .max()/.sum(): the same reductions without a Python wrapper (hot path)
+        shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
+        e = np.exp(shifted)
+        s = np.add.reduce(e, axis=1, keepdims=True)
+        log_s = np.log(s)
+        e /= s
+        n = len(logits)
+        if target.ndim == 1:
+            rows = np.arange(n)
+            losses = log_s[:, 0] - shifted[rows, target]
+        else:
+            neg_log_p = log_s - shifted
+            losses = (target * neg_log_p).sum(axis=1)
+            ctx.neg_log_p = neg_log_p
+        ctx.save_for_backward(e, target)
+        ctx.reduction = reduction
+        if reduction == "none":
+            return losses
+        total = np.add.reduce(losses)
+        if reduction == "mean":  # over no rows: NaN, as in PyTorch
+            return total / n if n else np.full((), np.nan, logits.dtype)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        probs, target = ctx.saved_tensors
+        n = len(probs)
+        if ctx.reduction == "none":
+            scale = grad[:, None]
+        else:
+            scale = grad / n if ctx.reduction == "mean" and n else grad
+        if target.ndim == 1:
+            d = probs.copy()
+            d[np.arange(n), target] -= 1
+        else:
+            d = probs * target.sum(axis=1, keepdims=True) - target
+        d *= scale
+        dt = ctx.neg_log_p * scale if ctx.needs_input_grad[1] else None
+        return d, dt
+
+
+class BCEWithLogits(Function):
+    """Elementwise binary cross-entropy of s = sigmoid(x) against t, positives weighted by w
+    (pos_weight, 1 when None):  -(w t log s + (1 - t) log(1 - s)) = (1 - t) x + (1 + (w - 1) t) sp(-x),
+    with sp(-x) = log(1 + e^-x) computed stably.
+
+    d/dx = (1 + (w - 1) t) s - w t;   d/dt = -x + (w - 1) sp(-x).
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, pos_weight):
+        require_float(x)
+        sp = np.logaddexp(0, -x)
+        w1 = 0.0 if pos_weight is None else pos_weight - 1  # w - 1
+        ctx.save_for_backward(x, t, sp)
+        ctx.w1 = w1
+        return (1 - t) * x + (1 + w1 * t) * sp
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t, sp = ctx.saved_tensors
+        w1 = ctx.w1
+        dx = grad * ((1 + w1 * t) * sigmoid(x) - (1 + w1) * t)
+        dt = grad * (w1 * sp - x) if ctx.needs_input_grad[1] else None
+        return dx, dt
