@@ -212,3 +212,14 @@ def test_bench_mlp_data_sources():
     np.testing.assert_array_equal(y, y8[:50])
     X, y, what = bench_mlp.load_data(50, 784, np.float32, "synthetic")
     assert what.startswith("synthetic") and X.shape == (50, 784) and X.dtype == np.float32
+
+
+def test_bench_conv_quick(tmp_path):
+    out = _run("bench_conv.py", "--quick", "--processes", "1", "--out-dir", str(tmp_path))
+    assert "tinygrad_np / hand-written" in out and "control hw/hw" in out and "data: MNIST" in out
+    data = json.loads((tmp_path / "bench_conv_quick.json").read_text())
+    chk = data["check"]["tinygrad_np"]  # float64, enforced by the benchmark before timing
+    assert chk["grads"] <= 1e-12 and chk["params"] <= 1e-12
+    assert {"b32 f32 SGD", "b128 f32 SGD"} <= set(data["results"])
+    for r in data["results"].values():
+        assert r["ms"]["tinygrad_np"]["median"] > 0 and "tg/hw" in r["ratios"]

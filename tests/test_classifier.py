@@ -203,13 +203,15 @@ def test_save_load_round_trip(tmp_path):
     assert [p.dtype for p in back.model_.parameters()] == [np.float64] * 6
 
 
-def test_save_object_hyperparameters(tmp_path):
+def test_save_object_hyperparameters_is_a_clear_error(tmp_path):
+    """An initializer instance or an optimizer factory cannot be saved by name (issue 11, finding 7:
+    a custom optimizer used to reload silently as "sgd"); nothing is written."""
     X, y = blobs()
-    clf = small(epochs=1, initializer=init.SimpleInitializer(0.1, rng=0)).fit(X, y)
-    clf.save(tmp_path / "m.npz")
-    back = DeepNeuralNetworkClassifier.load(tmp_path / "m.npz")
-    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
-    assert back.initializer == "auto"
+    for clf in (small(epochs=1, initializer=init.SimpleInitializer(0.1, rng=0)).fit(X, y),
+                small(epochs=1, optimizer=functools.partial(optim.SGD, momentum=0.5)).fit(X, y)):
+        with pytest.raises(ValueError, match=r"save: (initializer|optimizer)=.* cannot be saved by name"):
+            clf.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
 
 
 def test_save_is_atomic_with_normal_permissions(tmp_path, monkeypatch):
@@ -285,3 +287,54 @@ def test_real_mnist_subset_above_90_percent():
     (X, y), (Xt, yt) = mnist.load_data(flatten=True, normalize=True)
     clf = DeepNeuralNetworkClassifier(epochs=3, random_state=0).fit(X[:5000], y[:5000])
     assert clf.score(Xt[:2000], yt[:2000]) > 0.90
+
+
+# ---- model="cnn" ------------------------------------------------------------------------------------------
+def images(n=90, side=8, seed=0):
+    """Three classes of side x side one-channel images: a bright row near the top, middle or bottom."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    X = rng.uniform(0, 0.3, (n, side, side)).astype(np.float32)
+    X[np.arange(n), 1 + y * (side - 3) // 2] += 1.0
+    return X.reshape(n, -1), y
+
+
+def test_cnn_learns_saves_and_loads_with_batch_norm(tmp_path):
+    X, y = images()
+    clf = small(model="cnn", batch_norm=True, hidden_layer_sizes=(8,), epochs=8, optimizer="adam").fit(X, y)
+    assert clf.score(X, y) > 0.9
+    names = [type(m).__name__ for m in clf.model_]
+    assert names[:5] == ["Unflatten", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] and "BatchNorm1d" in names
+    clf.save(tmp_path / "c.npz")
+    back = DeepNeuralNetworkClassifier.load(tmp_path / "c.npz")
+    assert back.get_params() == clf.get_params()
+    np.testing.assert_array_equal(back.model_[2].running_var.data, clf.model_[2].running_var.data)
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+
+
+def test_cnn_needs_square_images_and_known_model_names():
+    X, y = blobs()
+    with pytest.raises(ValueError, match="model='cnn' needs rows of square one-channel images"):
+        small(model="cnn").fit(X, y)
+    with pytest.raises(ValueError, match="unknown model 'rnn'"):
+        small(model="rnn").fit(X, y)
+    with pytest.raises(ValueError, match="batch_norm must be True or False"):
+        small(batch_norm="yes").fit(X, y)
+
+
+def test_lr_decay_multiplies_the_learning_rate_after_every_epoch():
+    X, y = blobs()
+    clf = small(lr=0.1, lr_decay=0.5, epochs=3).fit(X, y)
+    assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
+    with pytest.raises(ValueError, match="lr_decay must be a number in"):
+        small(lr_decay=0).fit(X, y)
+
+
+def test_cnn_with_batch_norm_trains_the_same_jitted_and_eager():
+    X, y = images()
+    runs = [small(model="cnn", batch_norm=True, hidden_layer_sizes=(8,), epochs=2, optimizer="adam", lr_decay=0.5,
+                  jit=jit).fit(X, y) for jit in (True, False)]
+    (a, b) = (clf.model_.state_dict() for clf in runs)
+    assert "2.running_mean" in a
+    for k in a:  # running statistics included: the replay updates the buffers in place
+        np.testing.assert_array_equal(a[k], b[k])

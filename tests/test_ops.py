@@ -26,6 +26,7 @@ import tinygrad_np.functional as F
 from tinygrad_np import Tensor
 from tinygrad_np.testing import gradcheck
 from tinygrad_np.testing import strategies as st
+from test_conv import np_avg_pool2d, np_batch_norm, np_conv1d, np_conv2d, np_max_pool2d
 
 Args = Callable[..., hst.SearchStrategy[tuple]]
 
@@ -105,6 +106,55 @@ def cross_entropy_args(target: str) -> Args:
                 return logits, draw(st.arrays((n, c), dtype, 0.0, 2.0, contiguous=contiguous))
             probs = draw(st.class_probabilities(n, c, dtype))
             return logits, (Tensor(probs, requires_grad=True) if target == "probs_tensor" else probs)
+        return draw_args()
+    return make
+
+
+def window_args(op: str, bias: bool = True) -> Args:
+    """Inputs of a convolution or pooling with drawn geometry, the kernel fitting the padded input.
+
+    "conv2d": x (N, C, H, W), W (F, C, KH, KW), b (F,) (unless not `bias`), stride pair, padding pair;
+    "conv1d": x (N, C, L), W (F, C, K), b (F,), stride, padding (ints);
+    "pool": x (N, C, H, W) of distinct values (no ties for max), kernel, stride and padding
+    pairs (padding at most half the kernel).
+    """
+    def make(dtype: type, contiguous: bool | None = None) -> hst.SearchStrategy[tuple]:
+        @hst.composite
+        def draw_args(draw: hst.DrawFn) -> tuple:
+            def side(lo: int = 1, hi: int = 3) -> int:
+                return draw(hst.integers(lo, hi))
+            dims = 1 if op == "conv1d" else 2
+            kernel = tuple(side() for _ in range(dims))
+            padding = tuple(side(0, k // 2 if op == "pool" else 2) for k in kernel)
+            spatial = tuple(side(max(1, k - 2 * p), 5) for k, p in zip(kernel, padding))
+            stride = tuple(side() for _ in range(dims))
+            n, c = side(1, 2), side()
+
+            def tensor(shape: tuple, **kw: Any) -> Tensor:
+                return Tensor(draw(st.arrays(shape, dtype, contiguous=contiguous, **kw)), requires_grad=True)
+            if op == "pool":
+                return tensor((n, c) + spatial, unique=True), kernel, stride, padding
+            f = side()
+            geometry = (stride, padding) if dims == 2 else (stride[0], padding[0])
+            b = (tensor((f,)),) if bias else ()
+            return (tensor((n, c) + spatial), tensor((f, c) + kernel)) + b + geometry
+        return draw_args()
+    return make
+
+
+def batch_norm_args(training: bool) -> Args:
+    """x (N, C, ...) of well-spread distinct values (at least 2 per channel), weight and bias (C,);
+    not in training also the running mean and (positive) variance, as plain arrays."""
+    def make(dtype: type, contiguous: bool | None = None) -> hst.SearchStrategy[tuple]:
+        @hst.composite
+        def draw_args(draw: hst.DrawFn) -> tuple:
+            shape = draw(hst.sampled_from([(2, 3), (3, 1, 2), (2, 2, 2, 2), (1, 2, 1, 3)]))
+            c = shape[1]
+            x = Tensor(draw(st.arrays(shape, dtype, unique=True, gap=0.1, contiguous=contiguous)), requires_grad=True)
+            w, b = (Tensor(draw(st.arrays((c,), dtype, contiguous=contiguous)), requires_grad=True) for _ in "wb")
+            if training:
+                return x, w, b
+            return x, w, b, draw(st.arrays((c,), dtype)), draw(st.arrays((c,), dtype, min_value=0.2))
         return draw_args()
     return make
 
@@ -288,6 +338,21 @@ OPS: list[Op] = [
          lambda z, t, r=r: F.softmax_cross_entropy(z, t, reduction=r), np_cross_entropy(r),
          cross_entropy_args(target))
       for target in ("labels", "probs", "weights", "probs_tensor") for r in ("mean", "sum", "none")],
+    Op("F.conv2d(x, W, b, stride, padding)", F.conv2d, np_conv2d, window_args("conv2d")),
+    Op("F.conv2d(x, W, stride=, padding=)", lambda x, W, s, p: F.conv2d(x, W, stride=s, padding=p),
+       lambda x, W, s, p: np_conv2d(x, W, None, s, p), window_args("conv2d", bias=False)),
+    Op("F.conv1d(x, W, b, stride, padding)", F.conv1d, np_conv1d, window_args("conv1d")),
+    Op("F.conv2d(..., activation='tanh')", lambda x, W, b, s, p: F.conv2d(x, W, b, s, p, activation="tanh"),
+       lambda x, W, b, s, p: np.tanh(np_conv2d(x, W, b, s, p)), window_args("conv2d")),
+    Op("F.conv1d(..., activation='sigmoid')", lambda x, W, b, s, p: F.conv1d(x, W, b, s, p, activation="sigmoid"),
+       lambda x, W, b, s, p: 1 / (1 + np.exp(-np_conv1d(x, W, b, s, p))), window_args("conv1d")),
+    Op("F.max_pool2d", F.max_pool2d, np_max_pool2d, window_args("pool")),
+    Op("F.avg_pool2d", F.avg_pool2d, np_avg_pool2d, window_args("pool")),
+    # Fresh running estimates inside: in training they are updated in place, and they are not table inputs.
+    Op("F.batch_norm(training=True)", lambda x, w, b: F.batch_norm(x, np.zeros(x.shape[1]), np.ones(x.shape[1]), w, b),
+       lambda x, w, b: np_batch_norm(x, np.zeros(x.shape[1]), np.ones(x.shape[1]), w, b)[0], batch_norm_args(True)),
+    Op("F.batch_norm(training=False)", lambda x, w, b, m, v: F.batch_norm(x, m, v, w, b, training=False),
+       lambda x, w, b, m, v: np_batch_norm(x, m, v, w, b, training=False)[0], batch_norm_args(False)),
 ]
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}

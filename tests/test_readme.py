@@ -36,10 +36,12 @@ def _python_blocks() -> list[str]:
 
 def test_readme_python_examples_run(capsys):
     blocks = _python_blocks()
-    assert len(blocks) == 3  # the ten-line model, the custom op property test, the jitted step
+    assert len(blocks) == 4  # the ten-line model, the custom op property test, the CNN, the jitted step
     for block in blocks:
         exec(compile(block, str(ROOT / "README.md"), "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out
     loss = float(out.split("loss ", 1)[1].split()[0])
     assert loss < 1.0  # 300 SGD steps from ~2.3 (log 10)
     assert "318,010 parameters" in out
+    assert float(out.split("CNN: ", 1)[1].split("%")[0]) > 80  # 100 Adam steps from chance
+    assert "207,018 parameters; buffers ['bn1.running_mean', 'bn1.running_var'" in out

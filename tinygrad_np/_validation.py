@@ -130,3 +130,8 @@ def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
     if not w.any():
         raise ValueError("sample_weight is all zero: at least one sample needs a positive weight")
     return w
+
+
+def is_int(v: Any) -> bool:
+    """An integer (Python or NumPy), not a bool."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)

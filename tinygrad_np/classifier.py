@@ -1,4 +1,4 @@
-"""`DeepNeuralNetworkClassifier`: the seed's fully connected classifier with a scikit-learn face.
+"""`DeepNeuralNetworkClassifier`: the seed's fully connected classifier (or a small CNN) with a scikit-learn face.
 
     clf = DeepNeuralNetworkClassifier(random_state=0, verbose=True)
     clf.fit(X_train, y_train, X_val, y_val)         # X: (N, n_features) floats, y: labels
@@ -12,7 +12,6 @@ bad input raises ValueError and leaves a fitted classifier as it was.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from math import isfinite
@@ -20,14 +19,17 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tinygrad_np import distributed
 from tinygrad_np import functional as F
-from tinygrad_np import init, nn, optim
+from tinygrad_np import _persistence, init, nn, optim
 from tinygrad_np._threads import blas_threads
-from tinygrad_np._io import atomic_savez, load_npz
-from tinygrad_np._progress import ProgressBar
+from tinygrad_np._progress import progress_bar
 from tinygrad_np._validation import (NotFittedError, check_sample_weight, check_targets, check_X,
                                      sklearn_flavour)
+from tinygrad_np._validation import is_int as _is_int
 from tinygrad_np.data import MiniBatches
+from tinygrad_np._training import (CURVES, Stopping, TrainingState, hold_out, l2_penalty, epoch_batches,
+                                   weight_matrices)
 from tinygrad_np.jit import jit
 from tinygrad_np.tensor import Tensor, no_grad
 
@@ -43,16 +45,22 @@ OPTIMIZERS: dict[str, tuple[type, dict[str, Any], float]] = {
     "adam": (optim.Adam, {}, 0.001),
     "adamw": (optim.AdamW, {}, 0.001),
 }
-_EVAL_BATCH = 4096  # rows per forward pass when evaluating whole sets
-_FORMAT = "tinygrad_np.DeepNeuralNetworkClassifier/1"
+_EVAL_BATCH = {"mlp": 4096, "cnn": 128}  # rows per forward pass when evaluating whole sets (cache-sized for cnn)
+MODELS = ("mlp", "cnn")
+CNN_CHANNELS = (16, 32)  # model="cnn": two 3x3 convolutions (padding 1), each followed by a 2x2 max pool
+
+
+def _sync_ranks(state: TrainingState, shapes: tuple) -> None:
+    """Data-parallel: every rank must take the same steps, so all check their data shapes agree and
+    take rank 0's weights and shuffling state (nothing happens in a single process)."""
+    if distributed.is_initialized():
+        distributed.check_same(shapes, "fit: the shapes of X, the classes and X_val")
+        state.rng.bit_generator.state = distributed.broadcast_object(state.rng.bit_generator.state)
+        distributed.broadcast_parameters(state.model)
 
 
 class TrainingDivergedError(ValueError):
     """`fit` stopped because the loss or the weights became NaN or infinite."""
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def _label(v: Any) -> Any:
@@ -61,9 +69,11 @@ def _label(v: Any) -> Any:
 
 
 class DeepNeuralNetworkClassifier:
-    """A fully connected network (FC -> activation, ..., FC -> softmax) trained by mini-batch descent.
+    """A fully connected network (FC -> activation, ..., FC -> softmax), or a small CNN in front of
+    one (model="cnn"), trained by mini-batch descent.
 
-    hidden_layer_sizes: widths of the hidden layers, e.g. (400, 200) for 784-400-200-10.
+    hidden_layer_sizes: widths of the hidden layers, e.g. (400, 200) for 784-400-200-10
+        (with model="cnn": of the fully connected layers after the convolutions).
     activation: "relu" | "tanh" | "sigmoid".
     initializer: "auto" (He for ReLU, Xavier for tanh/sigmoid), "he", "xavier", "simple"
         (Gaussian with sigma 0.01, the seed's), or an initializer instance with
@@ -72,8 +82,15 @@ class DeepNeuralNetworkClassifier:
         factory `f(params, lr=...)` returning an optimizer (e.g. `optim.SGD` or a partial).
     lr: learning rate; None takes the optimizer's entry in `OPTIMIZERS` (sgd 0.1,
         adagrad 0.01, adam 0.001, ...), or the factory's own default.
-    epochs, batch_size: passes over the training set, and rows per step (the loss is
-        the batch mean).
+    epochs (scikit-learn's name: max_iter; give either, or both equal): passes over the
+        training set per `fit`; None for both means 10.
+    batch_size: rows per step (the loss is the batch mean).
+    model: "mlp", the fully connected network, or "cnn": rows of square one-channel images
+        (MNIST's 784 = 28 x 28) go through conv 3x3 (16 channels) -> activation -> max pool 2
+        -> conv 3x3 (32) -> activation -> max pool 2, then the fully connected layers.
+    batch_norm: batch normalisation before every hidden activation (BatchNorm2d after the
+        convolutions, BatchNorm1d after the hidden FC layers).
+    lr_decay: the learning rate is multiplied by this after every epoch (1.0: constant).
     dtype: "float32" or "float64" for weights and computation.
     random_state: int, Generator, legacy RandomState (drawn from, as scikit-learn does) or
         None; seeds the weights and the shuffling.
@@ -84,18 +101,41 @@ class DeepNeuralNetworkClassifier:
         Needs threadpoolctl (the `threads` extra), as scikit-learn does.
     jit: run the training step through `tinygrad_np.jit` (recorded once per batch shape,
         then replayed); the results are identical to `jit=False`, the eager step.
+    alpha, early_stopping, validation_fraction, n_iter_no_change, tol, warm_start: as in
+        scikit-learn's MLPClassifier.  alpha: L2 penalty alpha / (2 * batch rows) * sum ||W||^2
+        on the weights, not the biases (default 0: none; MLPClassifier's is 1e-4).
+        Training stops when more than n_iter_no_change epochs in a row improve neither the
+        mean batch loss by tol (nor, with early_stopping, the validation accuracy by tol);
+        early_stopping validates on X_val / y_val when given, else holds out
+        validation_fraction of the training set (per class), and restores the weights of
+        the best validation accuracy.  warm_start: `fit` continues the fitted network, its
+        optimizer state and its shuffling (a new lr, if given, applies); `partial_fit` is
+        one epoch that always continues.
+
+    Data-parallel: after `distributed.init()` (e.g. under `mpiexec -n 2`), call `fit` with
+    the same arguments on every rank.  The ranks agree on rank 0's random state and
+    weights, each trains on its share of every global batch of `batch_size` rows (which
+    must divide by the number of ranks), gradients are averaged, and the per-epoch
+    figures are computed over the whole sets, each rank evaluating a part.  Only rank 0
+    prints.  The model follows the single-process trajectory up to rounding.
 
     Learned: `classes_`, `n_features_in_`, `model_` (an `nn.Sequential`), `optimizer_`,
     and per epoch `loss_train_`, `accuracy_train_`, `loss_val_`, `accuracy_val_` (each
     over the whole set after the epoch; the val lists stay empty without a validation
-    set) and `epoch_time_` (seconds of training, evaluation excluded).
+    set) and `epoch_time_` (seconds of training, evaluation excluded); MLPClassifier's
+    `loss_curve_` (mean batch loss of each epoch, penalty included), `best_loss_`,
+    `validation_scores_`, `best_validation_score_`, `n_iter_` (epochs run, over warm
+    starts too) and `t_` (training samples seen).
     """
 
     def __init__(self, hidden_layer_sizes: Any = (400, 200), activation: str = "relu",
                  initializer: Any = "auto", optimizer: Any = "sgd", lr: float | None = None,
-                 epochs: int = 10, batch_size: int = 20, dtype: Any = "float32",
+                 epochs: int | None = None, batch_size: int = 20, dtype: Any = "float32",
                  random_state: Any = None, verbose: bool = False, blas_threads: int | None = None,
-                 jit: bool = True) -> None:
+                 jit: bool = True, model: str = "mlp", batch_norm: bool = False, lr_decay: float = 1.0, *,
+                 max_iter: int | None = None, alpha: float = 0.0, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, n_iter_no_change: int = 10, tol: float = 1e-4,
+                 warm_start: bool = False) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.initializer = initializer
@@ -108,10 +148,22 @@ class DeepNeuralNetworkClassifier:
         self.verbose = verbose
         self.blas_threads = blas_threads
         self.jit = jit
+        self.model = model
+        self.batch_norm = batch_norm
+        self.lr_decay = lr_decay
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
 
     # ---- scikit-learn protocol -----------------------------------------------------------------
     _PARAMS = ("hidden_layer_sizes", "activation", "initializer", "optimizer", "lr", "epochs",
-               "batch_size", "dtype", "random_state", "verbose", "blas_threads", "jit")
+               "batch_size", "dtype", "random_state", "verbose", "blas_threads", "jit", "model", "batch_norm",
+               "lr_decay", "max_iter", "alpha", "early_stopping", "validation_fraction", "n_iter_no_change", "tol",
+               "warm_start")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, as given."""
@@ -151,6 +203,10 @@ class DeepNeuralNetworkClassifier:
         if sizes is None or not all(_is_int(n) and n >= 1 for n in sizes):
             raise ValueError(f"hidden_layer_sizes must be a sequence of positive integers, got "
                              f"{self.hidden_layer_sizes!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if not isinstance(self.batch_norm, (bool, np.bool_)):
+            raise ValueError(f"batch_norm must be True or False, got {self.batch_norm!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if isinstance(self.initializer, str):
@@ -166,12 +222,14 @@ class DeepNeuralNetworkClassifier:
                                  "or pass a factory f(params, lr=...)")
         elif not callable(self.optimizer):
             raise ValueError(f"optimizer must be a name or a callable factory, got {self.optimizer!r}")
+        decay = self.lr_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float, np.floating)) or not 0 < decay <= 1:
+            raise ValueError(f"lr_decay must be a number in (0, 1], got {decay!r}")
         lr = self.lr
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating))
                                or not np.isfinite(lr) or lr <= 0):
             raise ValueError(f"lr must be a positive finite number or None, got {lr!r}")
-        if not _is_int(self.epochs) or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        epochs = self._checked_epochs()
         if not _is_int(self.batch_size) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         try:
@@ -189,7 +247,35 @@ class DeepNeuralNetworkClassifier:
         if not (rs is None or _is_int(rs) or isinstance(rs, (np.random.Generator, np.random.RandomState))):
             raise ValueError(f"random_state must be an int, a numpy.random.Generator, a numpy.random.RandomState "
                              f"or None, got {rs!r}")
-        return dict(sizes=sizes, dtype=dtype)
+        self._check_mlp_params()
+        return dict(sizes=sizes, dtype=dtype, epochs=epochs)
+
+    def _checked_epochs(self) -> int:
+        """`epochs` or its alias `max_iter` (scikit-learn's name); both given must agree."""
+        for name in ("epochs", "max_iter"):
+            v = getattr(self, name)
+            if v is not None and (not _is_int(v) or v < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
+        if self.epochs is not None and self.max_iter is not None and self.epochs != self.max_iter:
+            raise ValueError(f"epochs={self.epochs!r} and max_iter={self.max_iter!r} differ: max_iter is "
+                             "scikit-learn's name for epochs; give one of them")
+        return int(self.max_iter if self.max_iter is not None else self.epochs if self.epochs is not None else 10)
+
+    def _check_mlp_params(self) -> None:
+        """The MLPClassifier parameters: alpha, tol >= 0, n_iter_no_change >= 1, validation_fraction
+        in [0, 1), early_stopping and warm_start booleans."""
+        for name in ("alpha", "tol"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (0 <= v < np.inf):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if not _is_int(self.n_iter_no_change) or self.n_iter_no_change < 1:
+            raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}")
+        vf = self.validation_fraction
+        if isinstance(vf, bool) or not isinstance(vf, (int, float, np.floating)) or not 0 <= vf < 1:
+            raise ValueError(f"validation_fraction must be a number in [0, 1), got {vf!r}")
+        for name in ("early_stopping", "warm_start"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     @staticmethod
     def _checked_X(X: Any, dtype: np.dtype, n_features: int | None = None, name: str = "X") -> np.ndarray:
@@ -213,7 +299,7 @@ class DeepNeuralNetworkClassifier:
 
     @staticmethod
     def _weighted(X: np.ndarray, y_idx: np.ndarray, sample_weight: Any,
-                  classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                  classes: np.ndarray, min_classes: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(X, y_idx, weight) without the rows of weight 0; weight None when all are equal."""
         w = check_sample_weight(sample_weight, len(X))
         if w is None:
@@ -221,7 +307,7 @@ class DeepNeuralNetworkClassifier:
         if not w.all():
             keep = w > 0
             X, y_idx, w = X[keep], y_idx[keep], w[keep]
-            if len(np.unique(y_idx)) < 2:
+            if len(np.unique(y_idx)) < min_classes:
                 raise ValueError(f"only one class ({_label(classes[y_idx[0]])!r}) has samples of positive "
                                  "sample_weight; a classifier needs at least two")
         return X, y_idx, (None if (w == w[0]).all() else w)
@@ -250,22 +336,52 @@ class DeepNeuralNetworkClassifier:
             return cls(params, lr=self.lr if self.lr is not None else default_lr, **kwargs)
         return self.optimizer(params) if self.lr is None else self.optimizer(params, lr=self.lr)
 
-    def _build(self, sizes: tuple[int, ...], n_in: int, n_out: int, dtype: np.dtype,
-               rng: np.random.Generator) -> nn.Sequential:
-        initializer = self._make_initializer(rng, dtype)
-        act = ACTIVATIONS[self.activation]
-        layers: list[nn.Module] = []
+    def _plan(self, sizes: tuple[int, ...], n_in: int, n_out: int) -> list[tuple[str, tuple[int, ...]]]:
+        """The layers as (kind, sizes), nothing allocated: "unflatten" (side,), "conv" (in, out),
+        "bn2d" / "bn1d" (channels,), "act", "pool", "flatten", "fc" (n_in, n_out)."""
+        plan: list[tuple[str, tuple[int, ...]]] = []
+        if self.model == "cnn":
+            side = int(np.sqrt(n_in))
+            if side * side != n_in or side < 4:
+                raise ValueError(f"model='cnn' needs rows of square one-channel images (a square number of "
+                                 f"features >= 16, like MNIST's 784 = 28 x 28), got {n_in} features")
+            plan.append(("unflatten", (side,)))
+            channels = 1
+            for c in CNN_CHANNELS:
+                plan += [("conv", (channels, c))] + [("bn2d", (c,))] * bool(self.batch_norm)
+                plan += [("act", ()), ("pool", ())]
+                channels, side = c, side // 2
+            plan.append(("flatten", ()))
+            n_in = channels * side * side
         dims = (n_in, *sizes, n_out)
         for i, (a, b) in enumerate(zip(dims, dims[1:])):
-            layers.append(nn.FC(a, b, initializer=initializer))
+            plan.append(("fc", (a, b)))
             if i < len(dims) - 2:
-                layers.append(act())
-        return nn.Sequential(*layers).to(dtype)
+                plan += [("bn1d", (b,))] * bool(self.batch_norm) + [("act", ())]
+        return plan
+
+    @staticmethod
+    def _n_weights(plan: list[tuple[str, tuple[int, ...]]]) -> int:
+        """The number of values in the state dict of the network `plan` describes."""
+        sizes = {"conv": lambda a, b: a * 9 * b + b, "fc": lambda a, b: a * b + b,
+                 "bn2d": lambda c: 4 * c, "bn1d": lambda c: 4 * c}  # BatchNorm: weight, bias, 2 running statistics
+        return sum(sizes[kind](*args) for kind, args in plan if kind in sizes)
+
+    def _build(self, plan: list[tuple[str, tuple[int, ...]]], dtype: np.dtype,
+               rng: np.random.Generator) -> nn.Sequential:
+        initializer = self._make_initializer(rng, dtype)
+        make = {"unflatten": lambda side: nn.Unflatten(1, (1, side, side)),
+                "conv": lambda a, b: nn.Conv2d(a, b, 3, padding=1, initializer=initializer),
+                "bn2d": nn.BatchNorm2d, "bn1d": nn.BatchNorm1d, "act": ACTIVATIONS[self.activation],
+                "pool": lambda: nn.MaxPool2d(2), "flatten": nn.Flatten,
+                "fc": lambda a, b: nn.FC(a, b, initializer=initializer)}
+        return nn.Sequential(*(make[kind](*args) for kind, args in plan)).to(dtype)
 
     # ---- training ------------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None, sample_weight: Any = None, *,
             on_first_step: Callable[[Tensor, nn.Module], None] | None = None) -> DeepNeuralNetworkClassifier:
-        """Train from scratch on X (N, n_features) and labels y (N,) or one-hot (N, C).
+        """Train on X (N, n_features) and labels y (N,) or one-hot (N, C): from scratch, or with
+        `warm_start=True` on a fitted classifier, on from where the last fit (or `load`) left off.
 
         With X_val / y_val, the validation loss and accuracy are recorded after every epoch.
         sample_weight (N,): each sample's loss is scaled by its weight over the mean weight, so
@@ -308,63 +424,175 @@ class DeepNeuralNetworkClassifier:
                 yv_idx = np.searchsorted(classes, val_labels).astype(np.intp)
             val = (Xv, yv_idx)
 
+        if self.warm_start and hasattr(self, "model_"):
+            state = self._resumed(classes, X.shape[1], p)
+        else:
+            state = self._started(p, X.shape[1], len(classes))
+        _sync_ranks(state, (X.shape, len(classes), None if val is None else val[0].shape))
+        if self.early_stopping and val is None:
+            train, held = hold_out(len(X), y_idx, self.validation_fraction, state.rng)
+            val = (X[held], y_idx[held])
+            X, y_idx, weight = X[train], y_idx[train], None if weight is None else weight[train]
+        self._train(state, len(classes), X, y_idx, weight, val, p["epochs"], self.early_stopping, on_first_step)
+        # everything succeeded: publish the learned state at once
+        self._set_learned(classes, X.shape[1], state)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None,
+                    sample_weight: Any = None) -> DeepNeuralNetworkClassifier:
+        """One epoch over X (N, n_features) and labels y (N,) or one-hot (N, C), continuing the
+        fitted network (its optimizer state and shuffling), as MLPClassifier.partial_fit.
+
+        The first call builds the network and needs `classes` (every label that will occur);
+        later calls may repeat it.  y may hold any subset of the classes.  No early stopping or
+        `tol` rule applies; `n_iter_` and `t_` count on.
+        """
+        p = self._checked_params()
+        fitted = hasattr(self, "model_")
+        X = self._checked_X(X, p["dtype"], self.n_features_in_ if fitted else None)
+        labels, one_hot = self._checked_y(y, len(X))
+        if classes is not None:
+            classes = np.unique(check_targets(classes, "DeepNeuralNetworkClassifier", "classes"))
+            if fitted and not np.array_equal(classes, self.classes_):
+                raise ValueError(f"classes={classes.tolist()} is not the same as on the last call to partial_fit, "
+                                 f"was: {self.classes_.tolist()}")
+        elif fitted:
+            classes = self.classes_
+        else:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        if len(classes) < 2:
+            raise ValueError(f"classes has {len(classes)} label(s); a classifier needs at least two")
+        if one_hot:
+            if np.asarray(y).shape[1] != len(classes):
+                raise ValueError(f"y has {np.asarray(y).shape[1]} one-hot columns, classes has {len(classes)}")
+            y_idx = labels.astype(np.intp)
+        else:
+            unseen = np.setdiff1d(labels, classes)
+            if len(unseen):
+                raise ValueError(f"`y` has classes not in `self.classes_`: {unseen[:5].tolist()}; "
+                                 f"`self.classes_` has {classes.tolist()}")
+            y_idx = np.searchsorted(classes, labels).astype(np.intp)
+        X, y_idx, weight = self._weighted(X, y_idx, sample_weight, classes, min_classes=1)
+        state = self._resumed(classes, X.shape[1], p) if fitted else self._started(p, X.shape[1], len(classes))
+        _sync_ranks(state, (X.shape, len(classes), None))
+        self._train(state, len(classes), X, y_idx, weight, None, 1, False, None, stop_rule=False)
+        self._set_learned(classes, X.shape[1], state)
+        return self
+
+    def _started(self, p: dict[str, Any], n_features: int, n_classes: int) -> TrainingState:
+        """A new network and optimizer; the generator seeds the weights, then shuffles."""
         rng = _rng(self.random_state)
-        model = self._build(p["sizes"], X.shape[1], len(classes), dtype, rng)
-        opt = self._make_optimizer(list(model.parameters()))
-        history: dict[str, list[float]] = {k: [] for k in ("loss_train", "accuracy_train", "loss_val",
-                                                           "accuracy_val", "epoch_time")}
-        targets = y_idx if weight is None else _weighted_one_hot(y_idx, weight, len(classes), dtype)
-        batches = MiniBatches(X, targets, self.batch_size, shuffle=True, rng=rng)
-        for epoch in range(self.epochs):
-            where = f"epoch {epoch + 1}/{self.epochs}"
-            seconds = self._train_epoch(model, opt, batches, where, on_first_step)
-            on_first_step = None
+        model = self._build(self._plan(p["sizes"], n_features, n_classes), p["dtype"], rng)
+        return TrainingState(model, self._make_optimizer(list(model.parameters())), rng)
+
+    def _resumed(self, classes: np.ndarray, n_features: int, p: dict[str, Any]) -> TrainingState:
+        """A copy of the fitted state to continue (warm_start, partial_fit), after checking that the
+        data and the hyperparameters describe the same network."""
+        if not np.array_equal(classes, self.classes_):
+            raise ValueError(f"warm_start can only be used where `y` has the same classes as in the previous "
+                             f"call to fit. Previously got {self.classes_.tolist()}, `y` has {classes.tolist()}")
+        if n_features != self.n_features_in_:
+            raise ValueError(f"X has {n_features} features, but DeepNeuralNetworkClassifier is expecting "
+                             f"{self.n_features_in_} features as input")
+        probe = self._build(self._plan(p["sizes"], n_features, len(classes)), p["dtype"], np.random.default_rng(0))
+        if _layout(probe) != _layout(self.model_):
+            raise ValueError("warm_start / partial_fit: hidden_layer_sizes, activation or dtype changed since the "
+                             "network was fitted; set warm_start=False to fit a new one")
+        rng = getattr(self, "_shuffle_rng", None)
+        state = TrainingState(self.model_, self.optimizer_, rng if rng is not None else _rng(self.random_state),
+                              {k: list(getattr(self, f"{k}_")) for k in CURVES}, self.n_iter_, self.t_,
+                              self.best_loss_, self.validation_scores_, self.best_validation_score_).copy()
+        if state.optimizer is None:  # loaded from a file of format 1, which had no optimizer state
+            state.optimizer = self._make_optimizer(list(state.model.parameters()))
+        elif self.lr is not None:
+            for group in state.optimizer.param_groups:
+                group["lr"] = self.lr
+        return state
+
+    def _train(self, state: TrainingState, n_classes: int, X: np.ndarray, y_idx: np.ndarray, weight: np.ndarray | None,
+               val: tuple[np.ndarray, np.ndarray] | None, n_epochs: int, early_stopping: bool,
+               hook: Callable[[Tensor, nn.Module], None] | None, stop_rule: bool = True) -> None:
+        """Up to `n_epochs` epochs on `state` (in place): curves and counters appended, the
+        stopping rule applied (`_training.Stopping`), the best weights restored with early stopping."""
+        model, opt = state.model, state.optimizer
+        if distributed.is_initialized():  # gradients averaged over the ranks; fit keeps no .grad
+            opt = distributed.DistributedOptimizer(opt, gradient_as_bucket_view=True)
+        verbose = self.verbose and distributed.rank() == 0
+        targets = y_idx if weight is None else _weighted_one_hot(y_idx, weight, n_classes, X.dtype)
+        batches = epoch_batches(X, targets, self.batch_size, state.rng, resumed=state.n_iter > 0,
+                                rank=distributed.rank(), world_size=distributed.world_size())
+        stopping = Stopping(state, early_stopping, self.tol, self.n_iter_no_change)
+        curves = state.curves
+        for epoch in range(n_epochs):
+            where = f"epoch {epoch + 1}/{n_epochs}"
+            seconds, batch_loss = self._train_epoch(model, opt, batches, where, verbose, hook)
+            hook = None
+            if self.lr_decay != 1:  # kept in the optimizer's groups, so a resumed fit decays on
+                for group in state.optimizer.param_groups:
+                    group["lr"] *= self.lr_decay
             t0 = time.perf_counter()
             loss, acc = self._evaluate(model, X, y_idx, weight)
             _check_finite(model, opt, loss, where, len(batches))
-            history["loss_train"].append(loss)
-            history["accuracy_train"].append(acc)
+            curves["loss_train"].append(loss)
+            curves["accuracy_train"].append(acc)
+            loss_v = acc_v = None
             if val is not None:
                 loss_v, acc_v = self._evaluate(model, *val)
-                history["loss_val"].append(loss_v)
-                history["accuracy_val"].append(acc_v)
-            history["epoch_time"].append(seconds)
-            if self.verbose:
-                line = f"epoch {epoch + 1:>{len(str(self.epochs))}}/{self.epochs}  train loss {loss:.4f}"
+                curves["loss_val"].append(loss_v)
+                curves["accuracy_val"].append(acc_v)
+            curves["epoch_time"].append(seconds)
+            curves["loss_curve"].append(batch_loss)
+            state.n_iter += 1
+            state.t += len(X)
+            stop = stopping.end_epoch(batch_loss, acc_v) and stop_rule
+            if verbose:
+                line = f"epoch {epoch + 1:>{len(str(n_epochs))}}/{n_epochs}  train loss {loss:.4f}"
                 if val is not None:
                     line += f"  val loss {loss_v:.4f}  val acc {100 * acc_v:.2f}%"
                 else:
                     line += f"  train acc {100 * acc:.2f}%"
                 line += f"  {seconds:.1f} s (+{time.perf_counter() - t0:.1f} s eval)"
                 print(line, flush=True)
+                if stop:
+                    what = "validation accuracy" if early_stopping else "mean batch loss"
+                    print(f"stopped: the {what} did not improve by tol={self.tol:g} for "
+                          f"{self.n_iter_no_change + 1} epochs", flush=True)
+            if stop:
+                break
+        stopping.restore()
 
-        # everything succeeded: publish the learned state at once
-        self._set_learned(classes, X.shape[1], model, opt, history, self.epochs)
-        return self
-
-    def _set_learned(self, classes: np.ndarray, n_features: int, model: nn.Sequential, opt: Any,
-                     history: dict[str, list[float]], n_iter: int) -> None:
+    def _set_learned(self, classes: np.ndarray, n_features: int, state: TrainingState) -> None:
         """Set every learned attribute (the ones ending in `_`) together: by `fit` and by `load`."""
         self.classes_ = classes
         self.n_features_in_ = int(n_features)
-        self.model_ = model
-        self.optimizer_ = opt
-        self.loss_train_ = history["loss_train"]
-        self.accuracy_train_ = history["accuracy_train"]
-        self.loss_val_ = history["loss_val"]
-        self.accuracy_val_ = history["accuracy_val"]
-        self.epoch_time_ = history["epoch_time"]
-        self.n_iter_ = n_iter
+        self.model_ = state.model
+        self.optimizer_ = state.optimizer
+        for k in CURVES:
+            setattr(self, f"{k}_", state.curves[k])
+        self.n_iter_ = state.n_iter
+        self.t_ = state.t
+        self.best_loss_ = state.best_loss
+        self.validation_scores_ = state.validation_scores
+        self.best_validation_score_ = state.best_validation_score
+        self._shuffle_rng = state.rng
 
     def _train_epoch(self, model: nn.Sequential, opt: Any, batches: MiniBatches, desc: str,
-                     hook: Callable[[Tensor, nn.Module], None] | None = None) -> float:
-        """One pass over the mini-batches; returns its seconds (not counting `hook`, called with the
-        first step's loss before its backward).  This loop is the hot path."""
+                     verbose: bool, hook: Callable[[Tensor, nn.Module], None] | None = None) -> tuple[float, float]:
+        """One pass over the mini-batches; returns (its seconds, not counting `hook`, called with the
+        first step's loss before its backward; the mean batch loss, the alpha penalty included).
+        This loop is the hot path."""
         model.train()
-        bar = ProgressBar(len(batches), desc, enabled=None if self.verbose else False)
+        bar = progress_bar(len(batches), desc, enabled=None if verbose else False)
+        # Data-parallel: a rank's share of the last, partial batch may be smaller than the others'
+        # (or empty); its loss is weighted so that the mean over the ranks is the batch mean.
+        world = batches.world_size
+        share = batches.batch_size // world
+        last = len(batches.X) - (len(batches) - 1) * batches.batch_size
         every = 25
         forward, zero_grad, step = model.forward, opt.zero_grad, opt.step
         loss_fn = F.softmax_cross_entropy
+        penalised = weight_matrices(model) if self.alpha else []
+        total, seen = 0.0, 0
 
         def train_step(Xb: np.ndarray, yb: np.ndarray) -> Tensor:
             loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
@@ -373,7 +601,9 @@ class DeepNeuralNetworkClassifier:
             step()
             return loss
 
-        jitted = jit(train_step) if self.jit else None
+        # The whole step is jitted unless something outside the graph joins it: the first-step
+        # hook, the alpha penalty on the gradients, or (data-parallel) the Allreduce.
+        jitted = jit(train_step) if self.jit and not penalised and world == 1 else None
         # overflow shows as a non-finite loss, reported with a remedy, not as numpy warnings
         with blas_threads(self.blas_threads), np.errstate(over="ignore", invalid="ignore"):
             start = time.perf_counter()
@@ -381,11 +611,16 @@ class DeepNeuralNetworkClassifier:
                 whole = jitted is not None and hook is None
                 if whole:  # the whole step: its loss is checked after its update
                     loss = jitted(Xb, yb)
+                elif world > 1 and len(yb) != share:
+                    loss = loss_fn(forward(Tensor(Xb)), yb, reduction="sum") * (world / last)
                 else:
                     loss = loss_fn(forward(Tensor(Xb)), yb, reduction="mean")
-                if not isfinite(loss.item()):  # one scalar per step: the cheap divergence check
+                value = loss.item()
+                # The cheap divergence check, one scalar per step.  Data-parallel, a rank's own batch
+                # loss would stop that rank alone; the epoch's check (same weights, global loss) stops all.
+                if world == 1 and not isfinite(value):
                     bar.close()
-                    raise _diverged(opt, f"the batch loss became {loss.item()} at {desc}, step {i}/{len(batches)}")
+                    raise _diverged(opt, f"the batch loss became {value} at {desc}, step {i}/{len(batches)}")
                 if not whole:
                     if hook is not None:
                         t0 = time.perf_counter()
@@ -394,46 +629,61 @@ class DeepNeuralNetworkClassifier:
                         start += time.perf_counter() - t0
                     zero_grad()
                     loss.backward()
+                    if penalised:
+                        value += l2_penalty(penalised, self.alpha, len(Xb))
                     step()
+                total += value * len(Xb)
+                seen += len(Xb)
                 if i % every == 0 and bar.enabled:
+                    bar.set_postfix_str(f"loss {total / seen:.4f}")
                     bar.update(every)
             seconds = time.perf_counter() - start
         bar.close()
-        return seconds
+        return seconds, total / seen
 
-    @staticmethod
-    def _logits(model: nn.Sequential, X: np.ndarray) -> np.ndarray:
+    def _logits(self, model: nn.Sequential, X: np.ndarray) -> np.ndarray:
         model.eval()
+        rows = _EVAL_BATCH[self.model]
         with no_grad():
-            return np.concatenate([model(Tensor(X[i:i + _EVAL_BATCH])).data
-                                   for i in range(0, len(X), _EVAL_BATCH)])
+            return np.concatenate([model(Tensor(X[i:i + rows])).data for i in range(0, len(X), rows)])
 
     def _evaluate(self, model: nn.Sequential, X: np.ndarray, y_idx: np.ndarray,
                   weight: np.ndarray | None = None) -> tuple[float, float]:
         """Mean cross-entropy and accuracy over the whole set (weighted means with `weight`), in
-        large batches, without a graph."""
+        large batches, without a graph.
+
+        Data-parallel: each rank evaluates a contiguous part of the rows and the sums are added up."""
         total, correct = 0.0, 0.0
+        r, w = distributed.rank(), distributed.world_size()
+        lo, hi = len(X) * r // w, len(X) * (r + 1) // w
         model.eval()
+        rows = _EVAL_BATCH[self.model]
         with no_grad(), np.errstate(over="ignore", invalid="ignore"):  # fit checks the result is finite
-            for i in range(0, len(X), _EVAL_BATCH):
-                logits = model(Tensor(X[i:i + _EVAL_BATCH]))
-                yb = y_idx[i:i + _EVAL_BATCH]
+            for i in range(lo, hi, rows):
+                j = min(i + rows, hi)
+                logits = model(Tensor(X[i:j]))
+                yb = y_idx[i:j]
                 hit = logits.data.argmax(axis=1) == yb
                 if weight is None:
                     total += float(F.softmax_cross_entropy(logits, yb, reduction="sum").item())
                     correct += int(hit.sum())
                 else:
-                    wb = weight[i:i + _EVAL_BATCH]
+                    wb = weight[i:j]
                     total += float(F.softmax_cross_entropy(logits, yb, reduction="none").data @ wb)
                     correct += float(hit @ wb)
+        if w > 1:
+            total, correct = (float(v) for v in distributed.all_reduce(np.array([total, correct]), op="sum"))
         n = len(X) if weight is None else float(weight.sum())
         return total / n, correct / n
 
     # ---- prediction ----------------------------------------------------------------------------------
+    def _dtype(self) -> np.dtype:
+        return next(self.model_.parameters()).dtype
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (N, n_classes), columns in the order of `classes_`."""
         self._check_fitted()
-        X = self._checked_X(X, self.model_[0].W.dtype, self.n_features_in_)
+        X = self._checked_X(X, self._dtype(), self.n_features_in_)
         logits = self._logits(self.model_, X)
         with no_grad():
             return F.softmax(logits, axis=1).data
@@ -441,103 +691,30 @@ class DeepNeuralNetworkClassifier:
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row, as values of `classes_`."""
         self._check_fitted()
-        X = self._checked_X(X, self.model_[0].W.dtype, self.n_features_in_)
+        X = self._checked_X(X, self._dtype(), self.n_features_in_)
         return self.classes_[self._logits(self.model_, X).argmax(axis=1)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy: the fraction of rows whose predicted class equals y (labels or one-hot),
         weighted by `sample_weight` (N,) when given."""
         self._check_fitted()
-        X = self._checked_X(X, self.model_[0].W.dtype, self.n_features_in_)
+        X = self._checked_X(X, self._dtype(), self.n_features_in_)
         labels, one_hot = self._checked_y(y, len(X))
         weight = check_sample_weight(sample_weight, len(X))
         pred = self._logits(self.model_, X).argmax(axis=1)
         hit = pred == labels if one_hot else self.classes_[pred] == labels
         return float(np.average(hit, weights=weight))
 
-    # ---- persistence ---------------------------------------------------------------------------------
+    # ---- persistence: tinygrad_np/_persistence.py -------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted classifier to an .npz file at `path`, atomically.
-
-        Stored: the weights, `classes_`, the per-epoch curves, and the hyperparameters.
-        A hyperparameter that is an object (an initializer instance, an optimizer factory,
-        a Generator) cannot be stored as data: it is saved by its repr and comes back as
-        the default ("auto" / "sgd" / None); the weights and predictions are exact.
-        """
-        self._check_fitted()
-        params = {k: _plain(v) for k, v in self.get_params().items()}
-        params["dtype"] = np.dtype(self.dtype).name
-        meta = {"format": _FORMAT, "params": params, "n_features_in": int(self.n_features_in_),
-                "loss_train": self.loss_train_, "accuracy_train": self.accuracy_train_,
-                "loss_val": self.loss_val_, "accuracy_val": self.accuracy_val_,
-                "epoch_time": self.epoch_time_, "n_iter": self.n_iter_}
-        arrays = {f"param:{k}": v for k, v in self.model_.state_dict().items()}
-        arrays["classes"] = self.classes_
-        arrays["meta"] = np.array(json.dumps(meta))
-        atomic_savez(path, arrays)
+        """Write the fitted classifier to an .npz file at `path`, atomically (see `_persistence.save`)."""
+        _persistence.save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> DeepNeuralNetworkClassifier:
-        """Read a classifier written by `save`.
-
-        A file that is not a valid one raises ValueError naming the path and what is wrong
-        (a missing file: `MissingFileError`, both a ValueError and a FileNotFoundError).
-        """
-        arrays = load_npz(path, "DeepNeuralNetworkClassifier file")
-        try:
-            meta, classes, state = _checked_contents(arrays)
-            params = {k: v for k, v in meta["params"].items() if not isinstance(v, dict)}  # {"repr": ...}: default
-            if isinstance(params.get("hidden_layer_sizes"), list):
-                params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-            unknown = sorted(set(params) - set(cls._PARAMS))
-            if unknown:
-                raise ValueError(f"unknown parameter(s) {', '.join(unknown)}")
-            clf = cls(**params)
-            p = clf._checked_params()
-            dims = (meta["n_features_in"], *p["sizes"], len(classes))
-            implied, held = sum(a * b + b for a, b in zip(dims, dims[1:])), sum(v.size for v in state.values())
-            if implied != held:  # checked before building: crafted sizes must not allocate beyond the file
-                raise ValueError(f"the layer sizes {dims} need {implied} weights, the file holds {held}")
-            model = clf._build(p["sizes"], dims[0], len(classes), p["dtype"], np.random.default_rng(0))
-            model.load_state_dict(state)  # checks names and shapes
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{os.fspath(path)}: not a valid DeepNeuralNetworkClassifier file ({e})") from None
-        clf._set_learned(classes, meta["n_features_in"], model, None, meta, meta["n_iter"])
-        return clf
-
-
-def _checked_contents(arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any], np.ndarray, dict[str, np.ndarray]]:
-    """(meta, classes, weights) of a saved classifier, every entry's type checked; ValueError otherwise."""
-    for key in ("meta", "classes"):
-        if key not in arrays:
-            raise ValueError(f"no {key!r} array")
-    meta_arr, classes = arrays["meta"], arrays["classes"]
-    if meta_arr.shape != () or meta_arr.dtype.kind != "U":
-        raise ValueError(f"'meta' must be a JSON string, got a {meta_arr.dtype} array of shape {meta_arr.shape}")
-    meta = json.loads(str(meta_arr))  # JSONDecodeError is a ValueError
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise ValueError(f"format {found!r}, expected {_FORMAT!r}")
-    if not isinstance(meta.get("params"), dict):
-        raise ValueError("'params' must be a JSON object")
-    for key, low in (("n_features_in", 1), ("n_iter", 0)):
-        if not _is_int(meta.get(key)) or meta[key] < low:
-            raise ValueError(f"{key!r} must be an integer >= {low}, got {meta.get(key)!r}")
-    for key in ("loss_train", "accuracy_train", "loss_val", "accuracy_val", "epoch_time"):
-        curve = meta.get(key)
-        if not (isinstance(curve, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                for v in curve)):
-            raise ValueError(f"{key!r} must be a list of numbers")
-    if classes.ndim != 1 or len(classes) < 2 or classes.dtype.kind not in "biufUS":
-        raise ValueError(f"'classes' must be 1-D with at least two labels, got a {classes.dtype} array of "
-                         f"shape {classes.shape}")
-    if len(np.unique(classes)) != len(classes):
-        raise ValueError("'classes' has repeated labels")
-    state = {k[len("param:"):]: v for k, v in arrays.items() if k.startswith("param:")}
-    for name, v in state.items():
-        if v.dtype.kind not in "biuf" or not np.isfinite(v).all():
-            raise ValueError(f"weight {name!r} is not finite numbers")
-    return meta, classes, state
+        """Read a classifier written by `save`; ValueError naming the path if the file is not one
+        (a missing file: `MissingFileError`, both a ValueError and a FileNotFoundError)."""
+        return _persistence.load(cls, path)
 
 
 def _rng(random_state: Any) -> np.random.Generator:
@@ -545,6 +722,13 @@ def _rng(random_state: Any) -> np.random.Generator:
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**63 - 1, dtype=np.int64))
     return init.make_rng(random_state)
+
+
+def _layout(model: nn.Module) -> list[Any]:
+    """What must agree for a network to continue another's training: layer types, weight names,
+    shapes and dtypes."""
+    return [type(m).__name__ for m in model.modules()] + [(k, v.shape, v.dtype) for k, v in
+                                                         model.state_dict().items()]
 
 
 def _weighted_one_hot(y_idx: np.ndarray, weight: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
@@ -574,19 +758,6 @@ def _check_finite(model: nn.Module, opt: Any, loss: float, where: str, n_steps: 
         raise _diverged(opt, f"the training loss became {loss} after {where}")
 
 
-def _plain(v: Any) -> Any:
-    """`v` as JSON data, or {"repr": ...} for an object that is not data."""
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return float(v)
-    if isinstance(v, (list, tuple)) and all(_is_int(x) for x in v):
-        return [int(x) for x in v]
-    return {"repr": repr(v)}
-
-
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(a == b)
@@ -595,4 +766,4 @@ def _same(a: Any, b: Any) -> bool:
 
 
 __all__ = ["DeepNeuralNetworkClassifier", "NotFittedError", "TrainingDivergedError", "ACTIVATIONS", "OPTIMIZERS",
-           "INITIALIZERS"]
+           "INITIALIZERS", "MODELS"]

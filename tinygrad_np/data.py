@@ -22,12 +22,27 @@ class MiniBatches:
     from it one at a time (one fancy index per batch, the dataset itself is never copied
     whole).  `len(batches)` is the number of batches; `batches[i]` is batch i of the
     current order (that of the last iteration started, or one drawn at construction).
+
+    Data-parallel training: with `rank` and `world_size`, every rank draws the same order
+    (give every rank the same `rng` seed) and yields only its contiguous share of each
+    global batch of `batch_size` rows (which must divide by `world_size`): rows
+    [b * rank / world_size, b * (rank + 1) / world_size) of a batch of b rows, so a full
+    batch gives each rank batch_size / world_size rows and the last, partial one splits
+    as evenly as possible (a rank may get none).  `len()` is still the number of global
+    batches: every rank takes the same number of steps.
     """
 
     def __init__(self, X: Any, y: Any = None, batch_size: int = 20, shuffle: bool = True,
-                 rng: int | np.random.Generator | None = None) -> None:
+                 rng: int | np.random.Generator | None = None, rank: int = 0, world_size: int = 1) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"MiniBatches: batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(world_size, bool) or not isinstance(world_size, (int, np.integer)) or world_size < 1:
+            raise ValueError(f"MiniBatches: world_size must be a positive integer, got {world_size!r}")
+        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 0 <= rank < world_size:
+            raise ValueError(f"MiniBatches: rank must be an integer in [0, {world_size}), got {rank!r}")
+        if batch_size % world_size:
+            raise ValueError(f"MiniBatches: batch_size {batch_size} (the global batch) must be divisible by "
+                             f"world_size {world_size}")
         self.X = np.asarray(X)
         self.y = None if y is None else np.asarray(y)
         if self.X.ndim == 0:
@@ -35,6 +50,7 @@ class MiniBatches:
         if self.y is not None and len(self.y) != len(self.X):
             raise ValueError(f"MiniBatches: X has {len(self.X)} rows but y has {len(self.y)}")
         self.batch_size = int(batch_size)
+        self.rank, self.world_size = int(rank), int(world_size)
         self.shuffle = shuffle
         self.rng = make_rng(rng)
         self._order: np.ndarray | None = None  # None: natural order
@@ -48,7 +64,10 @@ class MiniBatches:
         return -(-len(self.X) // self.batch_size)
 
     def _batch(self, start: int) -> Any:
-        stop = start + self.batch_size
+        stop = min(start + self.batch_size, len(self.X))
+        if self.world_size > 1:  # this rank's contiguous share of the global batch
+            n, r, w = stop - start, self.rank, self.world_size
+            start, stop = start + n * r // w, start + n * (r + 1) // w
         if self._order is None:
             Xb = self.X[start:stop]
             return Xb if self.y is None else (Xb, self.y[start:stop])
@@ -71,8 +90,9 @@ class MiniBatches:
             yield self._batch(start)
 
     def __repr__(self) -> str:
+        shard = f", rank {self.rank} of {self.world_size}" if self.world_size > 1 else ""
         return (f"MiniBatches({len(self.X)} examples, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, {len(self)} batches)")
+                f"shuffle={self.shuffle}, {len(self)} batches{shard})")
 
 
 def one_hot(labels: Any, n_classes: int | None = None, dtype: Any = np.float32) -> np.ndarray:

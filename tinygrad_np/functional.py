@@ -139,6 +139,161 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
     return ops.SoftmaxCrossEntropy.apply(logits, t, reduction=reduction)
 
 
+# ---- convolution, pooling, batch normalisation (the ops in tinygrad_np.ops.conv) -----------------
+def _pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a pair (TypeError / ValueError naming `op`)."""
+    items = (value, value) if isinstance(value, (int, np.integer)) else value
+    if not (isinstance(items, (tuple, list)) and len(items) == 2 and _is_int(items[0]) and _is_int(items[1])):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if items[0] < minimum or items[1] < minimum:
+        raise ValueError(f"{op}: {name} must be {'positive' if minimum else 'non-negative'}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _check_window(op: str, x: Tensor, kernel: tuple[int, int], padding: tuple[int, int], what: str) -> None:
+    """The (padded) spatial size of x must hold one window."""
+    padded = (x.shape[-2] + 2 * padding[0], x.shape[-1] + 2 * padding[1])
+    if padded[0] < kernel[0] or padded[1] < kernel[1]:
+        raise ValueError(f"{op}: {what} {kernel} is larger than the padded input {padded} "
+                         f"(x of shape {x.shape}, padding {padding})")
+
+
+def _check_conv(op: str, x: Tensor, W: Tensor, b: Tensor | None, layout: str) -> None:
+    rank = len(layout.split(", "))
+    if x.ndim != rank:
+        raise ValueError(f"{op}: x must be {rank}-D ({layout}), got shape {x.shape}")
+    if W.ndim != rank:
+        raise ValueError(f"{op}: W must be {rank}-D (out_channels, in_channels, kernel...), got shape {W.shape}")
+    if 0 in W.shape or 0 in x.shape[1:]:
+        raise ValueError(f"{op}: empty x of shape {x.shape} or W of shape {W.shape}")
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(f"{op}: x has {x.shape[1]} channels (shape {x.shape}) but W expects {W.shape[1]} "
+                         f"(shape {W.shape})")
+    if b is not None and b.shape != (W.shape[0],):
+        raise ValueError(f"{op}: bias of shape {b.shape} does not match W of shape {W.shape} "
+                         f"(need ({W.shape[0]},))")
+
+
+def _check_activation(op: str, activation: str | None) -> None:
+    if activation is not None and activation not in ops.LINEAR_ACTIVATIONS:
+        raise ValueError(f"{op}: activation must be None or one of {tuple(ops.LINEAR_ACTIVATIONS)}, "
+                         f"got {activation!r}")
+
+
+def conv1d(x: Any, W: Any, b: Any = None, stride: int = 1, padding: int = 0,
+           activation: str | None = None) -> Tensor:
+    """1-D cross-correlation, as `torch.nn.functional.conv1d`: x (N, C, L), W (F, C, K), b (F,) or None
+    -> (N, F, L_out) with L_out = (L + 2 * padding - K) // stride + 1 (zero padding).  activation
+    as in `conv2d`."""
+    x, W = _tensor(x, "conv1d"), _tensor(W, "conv1d")
+    b = None if b is None else _tensor(b, "conv1d")
+    (stride,) = set(_pair(stride, "stride", "conv1d", 1))  # an int only
+    (padding,) = set(_pair(padding, "padding", "conv1d", 0))
+    _check_conv("conv1d", x, W, b, "N, C, L")
+    _check_window("conv1d", x, (1, W.shape[2]), (0, padding), "kernel")
+    _check_activation("conv1d", activation)
+    return ops.Conv1d.apply(x, W, b, stride=stride, padding=padding, activation=activation)
+
+
+def conv2d(x: Any, W: Any, b: Any = None, stride: int | tuple[int, int] = 1,
+           padding: int | tuple[int, int] = 0, activation: str | None = None) -> Tensor:
+    """2-D cross-correlation, as `torch.nn.functional.conv2d`: x (N, C, H, W), W (F, C, KH, KW),
+    b (F,) or None -> (N, F, OH, OW), OH = (H + 2 * padding - KH) // stride + 1 (and so for OW).
+
+    stride and padding: an int or a (height, width) pair; padding is with zeros.  activation: None,
+    "relu", "tanh" or "sigmoid", applied in place on the op's own output (one node and one
+    array, as `linear`'s).  The backward computes dx only when x requires grad.
+    """
+    x, W = _tensor(x, "conv2d"), _tensor(W, "conv2d")
+    b = None if b is None else _tensor(b, "conv2d")
+    stride = _pair(stride, "stride", "conv2d", 1)
+    padding = _pair(padding, "padding", "conv2d", 0)
+    _check_conv("conv2d", x, W, b, "N, C, H, W")
+    _check_window("conv2d", x, W.shape[2:], padding, "kernel")
+    _check_activation("conv2d", activation)
+    return ops.Conv2d.apply(x, W, b, stride=stride, padding=padding, activation=activation)
+
+
+def _pool_args(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any) -> dict[str, tuple[int, int]]:
+    kernel = _pair(kernel_size, "kernel_size", op, 1)
+    stride = kernel if stride is None else _pair(stride, "stride", op, 1)
+    padding = _pair(padding, "padding", op, 0)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: x must be 4-D (N, C, H, W), got shape {x.shape}")
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+    _check_window(op, x, kernel, padding, "kernel_size")
+    return dict(kernel=kernel, stride=stride, padding=padding)
+
+
+def max_pool2d(x: Any, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0) -> Tensor:
+    """Maximum over windows, as `torch.nn.functional.max_pool2d`: x (N, C, H, W) -> (N, C, OH, OW).
+
+    stride defaults to kernel_size; padding (at most half the kernel) never wins the maximum.
+    The gradient goes to the first maximum of each window, as in PyTorch.
+    """
+    x = _tensor(x, "max_pool2d")
+    return ops.MaxPool2d.apply(x, **_pool_args("max_pool2d", x, kernel_size, stride, padding))
+
+
+def avg_pool2d(x: Any, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0) -> Tensor:
+    """Mean over windows, as `torch.nn.functional.avg_pool2d` (count_include_pad=True: padding counts
+    as zeros): x (N, C, H, W) -> (N, C, OH, OW); stride defaults to kernel_size."""
+    x = _tensor(x, "avg_pool2d")
+    return ops.AvgPool2d.apply(x, **_pool_args("avg_pool2d", x, kernel_size, stride, padding))
+
+
+def _stat_array(value: Any, name: str, channels: int, writeable: bool) -> np.ndarray | None:
+    if value is None:
+        return None
+    arr = value.data if isinstance(value, Tensor) else value
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f" or arr.shape != (channels,):
+        raise ValueError(f"batch_norm: {name} must be a float array or Tensor of shape ({channels},), got "
+                         f"{type(value).__name__} of shape {np.shape(arr)}")
+    if writeable and not arr.flags.writeable:
+        raise ValueError(f"batch_norm: {name} is read-only, but training updates it in place")
+    return arr
+
+
+def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
+               training: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over every axis but the channels (1) of x (N, C), (N, C, L) or (N, C, H, W).
+
+    PyTorch's semantics: in training the batch mean and biased variance normalise, and the
+    running estimates (arrays or Tensors of shape (C,), or None) are updated in place with
+    the unbiased variance: r = (1 - momentum) * r + momentum * statistic.  Not in training,
+    the running estimates normalise.  weight and bias (C,) scale and shift (None: 1 and 0).
+    """
+    x = _tensor(x, "batch_norm")
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"batch_norm: x must be (N, C), (N, C, L) or (N, C, H, W), got shape {x.shape}")
+    c = x.shape[1]
+    weight, bias = (None if t is None else _tensor(t, "batch_norm") for t in (weight, bias))
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"batch_norm: {name} of shape {t.shape} does not match the {c} channels of x "
+                             f"(shape {x.shape})")
+    for name, v, ok in (("momentum", momentum, lambda v: 0 <= v <= 1), ("eps", eps, lambda v: v > 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not ok(v):
+            raise ValueError(f"batch_norm: {name} must be a number {'in [0, 1]' if name == 'momentum' else '> 0'}, "
+                             f"got {v!r}")
+    training = bool(training)
+    rm = _stat_array(running_mean, "running_mean", c, training)
+    rv = _stat_array(running_var, "running_var", c, training)
+    if training and x.size <= c:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got x of shape "
+                         f"{x.shape}")
+    if not training and (rm is None or rv is None):
+        raise ValueError("batch_norm: running_mean and running_var are needed when not training")
+    # Tensors (a buffer as given, an array wrapped without a copy): updated in place, read anew by a jit replay
+    stats = [v if isinstance(v, Tensor) or v is None else Tensor(v) for v in (running_mean, running_var)]
+    return ops.BatchNorm.apply(x, weight, bias, *stats, training=training, momentum=float(momentum), eps=float(eps))
 # ---- joining and selecting --------------------------------------------------------------------
 def _tensors(op: str, tensors: Any) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:

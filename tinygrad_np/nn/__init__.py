@@ -13,10 +13,14 @@ registers it (the containers are walked when asked, so appending later works too
 Layers are thin Modules over `tinygrad_np.functional`.
 """
 from tinygrad_np.nn.module import IncompatibleKeys, Module
-from tinygrad_np.nn.layers import FC, Dropout, Flatten, Linear, ReLU, Sigmoid, Softmax, Tanh
+from tinygrad_np.nn.layers import FC, Dropout, Flatten, Linear, ReLU, Sigmoid, Softmax, Tanh, Unflatten
 from tinygrad_np.nn.containers import ModuleDict, ModuleList, Sequential
 from tinygrad_np.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from tinygrad_np.nn import utils
 
 __all__ = ["Module", "FC", "Linear", "ReLU", "Tanh", "Sigmoid", "Softmax", "Sequential", "ModuleList", "ModuleDict",
            "Flatten", "Dropout", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "IncompatibleKeys", "utils"]
+
+from tinygrad_np.nn.conv import AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, MaxPool2d  # noqa: E402
+
+__all__ += ["Unflatten", "Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d"]

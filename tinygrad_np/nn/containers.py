@@ -3,19 +3,20 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from tinygrad_np.nn.conv import Conv1d, Conv2d
 from tinygrad_np.nn.layers import FC, Linear, ReLU, Sigmoid, Tanh
 from tinygrad_np.nn.module import Module
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
 
-_LINEAR = (FC, Linear)
+_LINEAR = (FC, Linear, Conv1d, Conv2d)  # layers with forward_with(x, activation)
 _FUSED_ACTIVATION = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}  # Sequential runs a linear + these as one node
 
 class Sequential(Module):
     """Layers applied in order: `Sequential(FC(4, 8), ReLU(), FC(8, 2))`; indexable like a list.
 
     Children are named "0", "1", ... (so parameters are `0.W`, `0.B`, `2.W`, ...).  An `FC`
-    (or `Linear`) followed by a `ReLU`, `Tanh` or `Sigmoid` runs as one fused node,
+    (or `Linear`, `Conv1d`, `Conv2d`) followed by a `ReLU`, `Tanh` or `Sigmoid` runs as one fused node,
     `F.linear(x, W, B, activation)`: same parameters and results, one array and one graph
     node fewer per layer (subclasses of those layers run as written).
     """

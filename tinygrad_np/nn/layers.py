@@ -15,7 +15,7 @@ from tinygrad_np.jit import guard, replayed
 from tinygrad_np.nn.module import _Leaf
 from tinygrad_np.tensor import Parameter, Tensor
 
-__all__ = ["FC", "Linear", "ReLU", "Tanh", "Sigmoid", "Softmax", "Flatten", "Dropout"]
+__all__ = ["FC", "Linear", "ReLU", "Tanh", "Sigmoid", "Softmax", "Flatten", "Unflatten", "Dropout"]
 
 
 class FC(_Leaf):
@@ -171,6 +171,25 @@ class Flatten(_Leaf):
 
     def extra_repr(self) -> str:
         return f"start_axis={self.start_axis}"
+
+
+class Unflatten(_Leaf):
+    """(..., d, ...) -> (..., *sizes, ...): splits axis `axis` into `sizes` (as torch.nn.Unflatten),
+    e.g. Unflatten(1, (1, 28, 28)) turns MNIST's rows (N, 784) into images (N, 1, 28, 28)."""
+
+    def __init__(self, axis: int, sizes: tuple[int, ...]) -> None:
+        super().__init__()
+        self.axis, self.sizes = axis, tuple(sizes)
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        axis = self.axis % x.ndim if x.ndim else 0
+        if x.ndim == 0 or int(np.prod(self.sizes)) != x.shape[axis]:
+            raise ValueError(f"Unflatten: cannot split axis {self.axis} of shape {x.shape} into {self.sizes}")
+        return x.reshape(x.shape[:axis] + self.sizes + x.shape[axis + 1:])
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}, sizes={self.sizes}"
 
 
 class Dropout(_Leaf):

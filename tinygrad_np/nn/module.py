@@ -46,9 +46,16 @@ class Module:
     def __init__(self) -> None:
         d = self.__dict__
         d["_registered"] = {}  # ordered set of attribute names that may hold Parameters / Modules
+        d["_buffers"] = {}  # ordered set of attribute names holding buffers (see register_buffer)
         d["training"] = True
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__.get("_buffers", ()) and not isinstance(value, Parameter):
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} to buffer {name!r} (a Tensor or None)")
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.get("_buffers", {}).pop(name, None)
         reg = self.__dict__.get("_registered")
         if isinstance(value, (Parameter, Module, *_CONTAINERS)):
             if reg is None:
@@ -62,6 +69,7 @@ class Module:
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)
         self.__dict__["_registered"].pop(name, None)
+        self.__dict__.get("_buffers", {}).pop(name, None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -128,6 +136,38 @@ class Module:
         for _, p in self.named_parameters():
             yield p
 
+    # ---- buffers: state that is saved and loaded but not optimized (BatchNorm's running statistics)
+    def register_buffer(self, name: str, value: Any) -> None:
+        """Make attribute `name` a buffer holding `value` (a Tensor, an array, or None).
+
+        Buffers are in `state_dict()` and follow `to(dtype)`, but `parameters()` does not
+        return them.  The Tensor kept is used in place (arrays are wrapped, not copied).
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"cannot register buffer {name!r} before Module.__init__() is called")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"register_buffer: name must be an identifier, got {name!r}")
+        if isinstance(value, Parameter):
+            raise TypeError(f"register_buffer: {name!r} is a Parameter; assign it as an attribute instead")
+        if name in self.__dict__ and name not in self._buffers:
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        self._buffers[name] = None
+        object.__setattr__(self, name, value if value is None or isinstance(value, Tensor) else Tensor(value))
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer Tensor) of self and every descendant (None buffers skipped), each once."""
+        seen: set[int] = set()
+        for mname, m in self.named_modules(prefix):
+            for name in m.__dict__.get("_buffers", ()):
+                t = m.__dict__[name]
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    yield (f"{mname}.{name}" if mname else name), t
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, t in self.named_buffers():
+            yield t
+
     def num_parameters(self) -> int:
         """Total number of scalar weights."""
         return sum(p.size for p in self.parameters())
@@ -159,7 +199,7 @@ class Module:
         return self.train(False)
 
     def to(self, dtype: Any) -> Module:
-        """Cast every parameter to float32 or float64 (Parameters keep their identity); returns self."""
+        """Cast every parameter and buffer to float32 or float64 (they keep their identity); returns self."""
         dt = np.dtype(dtype)
         if dt not in (np.float32, np.float64):
             raise ValueError(f"to: dtype must be float32 or float64, got {dtype!r}")
@@ -167,15 +207,22 @@ class Module:
             if p.dtype != dt:
                 p.data = p.data.astype(dt)
                 p.grad = None
+        for t in self.buffers():
+            if t.dtype != dt:
+                t.data = t.data.astype(dt)
         return self
 
     # ---- state -------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Ordered {dotted name: copy of the parameter's array}."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """Ordered {dotted name: copy of the array}: the parameters, then the buffers."""
+        return OrderedDict((name, t.data.copy()) for name, t in self._state())
+
+    def _state(self) -> Iterator[tuple[str, Tensor]]:
+        yield from self.named_parameters()
+        yield from self.named_buffers()
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy `state_dict`'s arrays into the existing Parameters, cast to their dtype.
+        """Copy `state_dict`'s arrays into the existing Parameters and buffers, cast to their dtype.
 
         Everything is checked first: missing and unexpected keys (when `strict`), wrong
         shapes and non-numeric values are all listed in one ValueError, and then nothing
@@ -183,7 +230,7 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a mapping of name -> array, got {type(state_dict).__name__}")
-        params = dict(self.named_parameters())
+        params = dict(self._state())
         missing = [k for k in params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in params]
         problems = []

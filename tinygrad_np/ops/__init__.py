@@ -17,3 +17,7 @@ __all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "Abs", "Clamp
            "MatMul", "Linear", "Sum", "Mean", "Max", "Min", "Reshape", "Transpose", "Index", "Cat", "Where",
            "Softmax", "LogSoftmax", "SoftmaxCrossEntropy", "BCEWithLogits", "LINEAR_ACTIVATIONS",
            "check_exponent", "is_int", "normalize_axis", "require_float"]
+
+from tinygrad_np.ops.conv import AvgPool2d, BatchNorm, Conv1d, Conv2d, MaxPool2d  # noqa: E402
+
+__all__ += ["Conv1d", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm"]

@@ -1,0 +1,167 @@
+"""The MNIST CNN of bench_conv.py written by hand in NumPy, as the course writes it but skilled.
+
+conv 3x3 (1 -> 16, padding 1) -> ReLU -> max pool 2 -> conv 3x3 (16 -> 32, padding 1) -> ReLU
+-> max pool 2 -> flatten (in (C, H, W) order, as PyTorch) -> FC 1568 -> 128 -> ReLU -> FC 128 -> 10,
+softmax cross-entropy (batch mean), plain SGD.
+
+Skilled means: activations stay channels-last (N, H, W, C) so each layer's im2col copy reads
+runs of channels; a convolution is one copy into the column matrix and one GEMM, its backward
+one GEMM per gradient and 9 strided slice-adds for dx (skipped for the input images); each
+convolution's weights are kept as the (KH*KW*C, F) matrix the GEMM uses; ReLU works in place;
+max pooling is the maximum of the 4 offsets' strided views, with the first maximum's offset
+found by unsigned arithmetic (no masked assignment) and kept for the backward (PyTorch's choice
+on ties); SGD updates in place.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+CHANNELS = (1, 16, 32)
+HIDDEN = 128
+SIDE = 28
+OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))  # of a 2x2 pooling window, row-major
+
+
+def init_params(dtype, seed=0):
+    """He-initialised weights in the framework layouts: conv W (F, C, 3, 3) and b (F,), FC W (n_in, n_out)."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for c_in, c_out in zip(CHANNELS, CHANNELS[1:]):
+        params += [rng.normal(0, np.sqrt(2 / (9 * c_in)), (c_out, c_in, 3, 3)), rng.normal(0, 0.01, c_out)]
+    n_flat = CHANNELS[-1] * (SIDE // 4) ** 2
+    for n_in, n_out in ((n_flat, HIDDEN), (HIDDEN, 10)):
+        params += [rng.normal(0, np.sqrt(2 / n_in), (n_in, n_out)), rng.normal(0, 0.01, n_out)]
+    return [p.astype(dtype) for p in params]
+
+
+def _conv_forward(x, Wm, b):
+    """x (N, H, W, C) channels-last, Wm (9*C, F): 3x3 convolution, padding 1 -> (N, H, W, F) and the columns."""
+    n, h, w, c = x.shape
+    xp = np.zeros((n, h + 2, w + 2, c), x.dtype)
+    xp[:, 1:-1, 1:-1] = x
+    s0, s1, s2, s3 = xp.strides
+    win = as_strided(xp, (n, h, w, 3, 3, c), (s0, s1, s2, s1, s2, s3), writeable=False)
+    cols = win.reshape(n * h * w, 9 * c)  # the copy
+    y = cols @ Wm
+    y += b
+    return y.reshape(n, h, w, -1), cols
+
+
+def _conv_backward(g, cols, Wm, x_shape):
+    """g (N, H, W, F) -> (dx (N, H, W, C) or None when x_shape is None, dWm, db)."""
+    g2 = g.reshape(-1, g.shape[-1])
+    dWm = cols.T @ g2
+    db = g2.sum(axis=0)
+    if x_shape is None:
+        return None, dWm, db
+    n, h, w, c = x_shape
+    dcols = (g2 @ Wm.T).reshape(n, h, w, 3, 3, c)
+    dxp = np.zeros((n, h + 2, w + 2, c), g.dtype)
+    for i in range(3):
+        for j in range(3):
+            dxp[:, i:i + h, j:j + w] += dcols[:, :, :, i, j]
+    return dxp[:, 1:-1, 1:-1], dWm, db
+
+
+def _pool_forward(x):
+    """2x2 max pool of x (N, H, W, C) -> (N, H/2, W/2, C) and the offset (0..3) of each first maximum."""
+    views = [x[:, i::2, j::2] for i, j in OFFSETS]
+    y = np.maximum(views[0], views[1])
+    np.maximum(y, views[2], out=y)
+    np.maximum(y, views[3], out=y)
+    idx = np.zeros(y.shape, np.uint8)   # from the last offset back: idx = k where x_k == max (uint8 wraps)
+    step = np.empty_like(idx)
+    for k in (3, 2, 1, 0):
+        np.subtract(idx, k, out=step, casting="unsafe")
+        step *= views[k] == y
+        idx -= step
+    return y, idx
+
+
+def _pool_backward(g, idx, x_shape, dtype):
+    dx = np.empty(x_shape, dtype)
+    for k, (i, j) in enumerate(OFFSETS):
+        np.multiply(g, idx == k, out=dx[:, i::2, j::2])
+    return dx
+
+
+class HandwrittenCNN:
+    """The network above from copies of `params` (init_params' layouts); `step(X, y)` trains on one batch."""
+
+    def __init__(self, params, lr):
+        W1, b1, W2, b2, W3, b3, W4, b4 = (np.array(p) for p in params)
+        # the GEMM layout of each convolution: rows ordered (kernel row, kernel column, input channel)
+        self.W1, self.W2 = (W.transpose(2, 3, 1, 0).reshape(-1, W.shape[0]).copy() for W in (W1, W2))
+        self.b1, self.b2, self.W3, self.b3, self.W4, self.b4 = b1, b2, W3, b3, W4, b4
+        self.lr = lr
+        self._grads = None
+
+    def _params(self):
+        return [self.W1, self.b1, self.W2, self.b2, self.W3, self.b3, self.W4, self.b4]
+
+    def loss_and_grads(self, X, y):
+        """Forward and backward on X (N, 784), labels y (N,); keeps the gradients; returns the mean loss."""
+        n = len(X)
+        x0 = X.reshape(n, SIDE, SIDE, 1)                          # one channel: NHWC = NCHW
+        a1, cols1 = _conv_forward(x0, self.W1, self.b1)
+        np.maximum(a1, 0, out=a1)
+        p1, idx1 = _pool_forward(a1)
+        a2, cols2 = _conv_forward(p1, self.W2, self.b2)
+        np.maximum(a2, 0, out=a2)
+        p2, idx2 = _pool_forward(a2)
+        flat = p2.transpose(0, 3, 1, 2).reshape(n, -1)           # (C, H, W) order, as the framework's Flatten
+        h = flat @ self.W3
+        h += self.b3
+        np.maximum(h, 0, out=h)
+        z = h @ self.W4
+        z += self.b4
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        rows = np.arange(n)
+        loss = float(np.mean(np.log(s[:, 0]) - z[rows, y]))
+        dz = e
+        dz /= s
+        dz[rows, y] -= 1
+        dz *= 1.0 / n
+        dW4 = h.T @ dz
+        db4 = dz.sum(axis=0)
+        dh = dz @ self.W4.T
+        dh *= h > 0
+        dW3 = flat.T @ dh
+        db3 = dh.sum(axis=0)
+        dflat = dh @ self.W3.T
+        dp2 = dflat.reshape(p2.shape[0], p2.shape[3], p2.shape[1], p2.shape[2]).transpose(0, 2, 3, 1)
+        da2 = _pool_backward(dp2, idx2, a2.shape, dflat.dtype)
+        da2 *= a2 > 0
+        dp1, dW2, db2 = _conv_backward(da2, cols2, self.W2, p1.shape)
+        da1 = _pool_backward(dp1, idx1, a1.shape, dflat.dtype)
+        da1 *= a1 > 0
+        _, dW1, db1 = _conv_backward(da1, cols1, self.W1, None)
+        self._grads = [dW1, db1, dW2, db2, dW3, db3, dW4, db4]
+        return loss
+
+    def update(self):
+        for p, g in zip(self._params(), self._grads):
+            p -= self.lr * g
+
+    def step(self, X, y):
+        loss = self.loss_and_grads(X, y)
+        self.update()
+        return loss
+
+    @staticmethod
+    def _framework_layout(arrays):
+        """Conv weight matrices back to (F, C, 3, 3); the rest as they are."""
+        out = list(arrays)
+        for i, c_in in ((0, CHANNELS[0]), (2, CHANNELS[1])):
+            Wm = out[i]
+            out[i] = Wm.reshape(3, 3, c_in, -1).transpose(3, 2, 0, 1)
+        return out
+
+    def grads(self):
+        return self._framework_layout(self._grads)
+
+    def params(self):
+        return self._framework_layout(self._params())

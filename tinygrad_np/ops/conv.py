@@ -1,0 +1,274 @@
+"""Convolution, pooling and batch normalisation: one `Function` each, forward and backward side by side.
+
+Layouts are PyTorch's: x (N, C, H, W), W (F, C, KH, KW); convolution is cross-correlation
+with zero padding; the output side is (side + 2 * padding - kernel) // stride + 1.
+Arguments are checked in `tinygrad_np.functional`; `stride` and `padding` arrive here as pairs.
+
+Convolution is im2col: a strided view of the input (zero-padded first when asked), one copy
+into the column matrix, one GEMM.  The columns are ordered (KH, KW, C) and the output is computed as (N, OH, OW, F)
+and returned as its (N, F, OH, OW) transposed view: so activations between layers stay
+channels-last in memory, each layer's copy reads runs of channels, and the backward's
+gradient reshapes to a matrix without a copy.  The backward is one GEMM per gradient; dX is
+summed back from the column gradient by KH * KW strided slice-adds.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from tinygrad_np.ops.linalg import LINEAR_ACTIVATIONS
+from tinygrad_np.tensor import Function
+
+
+def out_size(side: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length of a window of `kernel` sliding by `stride` over `side` padded by `padding` each end."""
+    return (side + 2 * padding - kernel) // stride + 1
+
+
+def _pad(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:
+    """x (N, C, H, W) with `padding` rows/columns of `value` on each side (x itself when none),
+    channels-last in memory like the activations it is usually made from."""
+    ph, pw = padding
+    if ph == pw == 0:
+        return x
+    n, c, h, w = x.shape
+    xp = np.full((n, h + 2 * ph, w + 2 * pw, c), value, dtype=x.dtype)
+    xp[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
+    return xp.transpose(0, 3, 1, 2)
+
+
+def _windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int]) -> np.ndarray:
+    """The read-only view (N, C, OH, OW, KH, KW) of every window of xp (N, C, H, W); no copy."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out
+    s0, s1, s2, s3 = xp.strides
+    shape = xp.shape[:2] + (oh, ow, kh, kw)
+    return as_strided(xp, shape, (s0, s1, s2 * sh, s3 * sw, s2, s3), writeable=False)
+
+
+def _slices(i: int, j: int, stride: tuple[int, int], out: tuple[int, int]) -> tuple[slice, slice]:
+    """The rows and columns of a padded input that kernel offset (i, j) touches, in output order."""
+    (sh, sw), (oh, ow) = stride, out
+    return slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw)
+
+
+# ---- convolution ----------------------------------------------------------------------------
+class Conv2d(Function):
+    """act(cross-correlation of x (N, C, H, W) with W (F, C, KH, KW) + b (F,) or None) -> (N, F, OH, OW).
+
+    act is None or a name in LINEAR_ACTIVATIONS, applied in place on the fresh GEMM output (one
+    array and one node, as in `Linear`); the backward takes its derivative first.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, b, stride, padding, activation=None):
+        n, c, h, w = x.shape
+        f, _, kh, kw = W.shape
+        out = (out_size(h, kh, stride[0], padding[0]), out_size(w, kw, stride[1], padding[1]))
+        win = _windows(_pad(x, padding), (kh, kw), stride, out)
+        cols = np.empty((n, out[0], out[1], kh, kw, c), dtype=x.dtype)
+        np.copyto(cols, win.transpose(0, 2, 3, 4, 5, 1))  # the one copy: (N*OH*OW, KH*KW*C)
+        cols = cols.reshape(n * out[0] * out[1], kh * kw * c)
+        W2 = W.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)  # (F, KH*KW*C), matching the columns
+        y = np.matmul(cols, W2.T)
+        if b is not None:
+            if b.dtype == y.dtype:
+                y += b
+            else:  # NumPy promotion, as for x and W (an in-place add would cast b down)
+                y = y + b
+        if activation is not None:
+            y = LINEAR_ACTIVATIONS[activation][0](y)
+        y = y.reshape(n, out[0], out[1], f).transpose(0, 3, 1, 2)
+        ctx.save_for_backward(cols, W2, y if activation is not None else None)
+        ctx.geometry, ctx.activation = (x.shape, W.shape, stride, padding, out), activation
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        cols, W2, y = ctx.saved_tensors
+        if ctx.activation is not None:
+            grad = LINEAR_ACTIVATIONS[ctx.activation][1](grad, y)
+        (n, c, h, w), (f, _, kh, kw), stride, (ph, pw), out = ctx.geometry
+        need_x, need_W, need_b = ctx.needs_input_grad
+        g = grad.transpose(0, 2, 3, 1).reshape(-1, f)  # (N*OH*OW, F): no copy when grad is channels-last
+        dW = np.matmul(g.T, cols).reshape(f, kh, kw, c).transpose(0, 3, 1, 2) if need_W else None
+        db = np.add.reduce(g, axis=0) if need_b else None
+        dx = None
+        if need_x:
+            dcols = np.matmul(g, W2).reshape(n, out[0], out[1], kh, kw, c)
+            dxp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=dcols.dtype)  # channels-last, padded
+            for i in range(kh):
+                for j in range(kw):
+                    rows, columns = _slices(i, j, stride, out)
+                    dxp[:, rows, columns, :] += dcols[:, :, :, i, j, :]
+            dx = dxp[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
+        return dx, dW, db
+
+
+class Conv1d(Function):
+    """act(cross-correlation of x (N, C, L) with W (F, C, K) + b (F,) or None) -> (N, F, L_out).
+
+    One graph node: the 2-D convolution's forward and backward on a height of 1.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, b, stride, padding, activation=None):
+        y = Conv2d.forward(ctx, x[:, :, None, :], W[:, :, None, :], b, (1, stride), (0, padding), activation)
+        return y[:, :, 0, :]
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx, dW, db = Conv2d.backward(ctx, grad[:, :, None, :])
+        return (None if dx is None else dx[:, :, 0, :]), (None if dW is None else dW[:, :, 0, :]), db
+
+
+# ---- pooling --------------------------------------------------------------------------------
+def _pool_windows(ctx, x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                  padding: tuple[int, int], fill: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The windows view of x padded with `fill`, and the kernel offsets in row-major order."""
+    out = (out_size(x.shape[2], kernel[0], stride[0], padding[0]),
+           out_size(x.shape[3], kernel[1], stride[1], padding[1]))
+    ctx.geometry = (x.shape, x.dtype, kernel, stride, padding, out)
+    offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
+    return _windows(_pad(x, padding, fill), kernel, stride, out), offsets
+
+
+def _pool_backward(ctx, offset_grad) -> np.ndarray:
+    """dx of a pooling of x (N, C, H, W), from `offset_grad(k, out)`: the gradient that reaches
+    kernel offset k (row-major) of every window, as (N, OH, OW, C), written into `out` when given.
+
+    Each offset is one strided slice of dx: disjoint windows (stride >= kernel) write it in
+    place, overlapping ones add it (KH * KW slice-adds).  The work is done on channels-last
+    views, the layout of dx and of activations between layers: elementwise loops then run
+    along the channels in memory order, however the upstream gradient is laid out.
+    """
+    shape, dtype, kernel, stride, (ph, pw), out = ctx.geometry
+    n, c, h, w = shape
+    hp, wp = h + 2 * ph, w + 2 * pw
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    tiled = stride == kernel and hp == out[0] * kernel[0] and wp == out[1] * kernel[1]  # every element written
+    dxp = (np.empty if tiled else np.zeros)((n, hp, wp, c), dtype=dtype)
+    for k in range(kernel[0] * kernel[1]):
+        rows, columns = _slices(k // kernel[1], k % kernel[1], stride, out)
+        if disjoint:
+            offset_grad(k, dxp[:, rows, columns, :])
+        else:
+            dxp[:, rows, columns, :] += offset_grad(k, None)
+    return dxp[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
+
+
+class MaxPool2d(Function):
+    """Maximum over each window of x (N, C, H, W) -> (N, C, OH, OW); padding counts as -inf.
+
+    The gradient goes to the first maximum of each window in row-major order (as in PyTorch).
+    """
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding):
+        win, offsets = _pool_windows(ctx, x, kernel, stride, padding, -np.inf)
+        views = [win[..., i, j] for i, j in offsets]  # one strided view per kernel offset: no copy
+        # order="K": y keeps the layout of x (channels-last between layers)
+        y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy(order="K")
+        for v in views[2:]:
+            np.maximum(y, v, out=y)
+        # The first offset holding the maximum: from the last offset back to the first, idx becomes k
+        # where x equals the maximum, as idx -= (idx - k) * hit in modular unsigned arithmetic
+        # (a masked assignment is ten times slower).  A NaN window keeps offset 0.
+        idx = np.zeros_like(y, dtype=np.min_scalar_type(len(offsets) - 1))
+        step = np.empty_like(idx)
+        for k in range(len(offsets) - 1, -1, -1):
+            np.subtract(idx, k, out=step, casting="unsafe")
+            step *= views[k] == y
+            idx -= step
+        ctx.argmax = idx
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        idx, g = ctx.argmax.transpose(0, 2, 3, 1), grad.transpose(0, 2, 3, 1)  # channels-last views
+        return _pool_backward(ctx, lambda k, out: np.multiply(g, idx == k, out=out))
+
+
+class AvgPool2d(Function):
+    """Mean over each window of x (N, C, H, W) -> (N, C, OH, OW); padding counts as zeros
+    (PyTorch's count_include_pad=True), so every window divides by KH * KW."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding):
+        win, offsets = _pool_windows(ctx, x, kernel, stride, padding, 0.0)
+        y = win[..., 0, 0].copy(order="K")  # keeps the layout of x (channels-last between layers)
+        for i, j in offsets[1:]:
+            y += win[..., i, j]
+        y *= 1.0 / len(offsets)  # a Python float: keeps the dtype
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        kh, kw = ctx.geometry[2]
+        g = (grad * (1.0 / (kh * kw))).transpose(0, 2, 3, 1)  # channels-last view
+
+        def offset_grad(k, out):
+            if out is None:
+                return g
+            out[...] = g
+        return _pool_backward(ctx, offset_grad)
+
+
+# ---- batch normalisation ----------------------------------------------------------------------
+class BatchNorm(Function):
+    """(x - mean) / sqrt(var + eps) * weight + bias over every axis but 1 of x (N, C, ...).
+
+    In training the batch's mean and biased variance normalise, and the running estimates (arrays
+    of shape (C,), or None) are updated in place: r = (1 - momentum) * r + momentum * batch
+    statistic, with the unbiased variance (PyTorch's semantics).  Otherwise the running
+    estimates normalise and nothing is updated.  weight and bias (C,) may be None.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        # The running estimates come as positional (Tensor) arguments that need no gradient, so
+        # that a recording (tinygrad_np.jit) reads their arrays again at every replay.
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) broadcast against x
+        if training:
+            count = x.size // x.shape[1]
+            mean = np.mean(x, axis=axes)
+            centred = x - mean.reshape(bshape)
+            var = np.mean(np.square(centred), axis=axes)
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean
+            if running_var is not None:
+                running_var *= 1 - momentum
+                running_var += (momentum * count / (count - 1)) * var
+        else:
+            centred = x - running_mean.astype(x.dtype, copy=False).reshape(bshape)
+            var = running_var.astype(x.dtype, copy=False)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        xhat = centred
+        xhat *= inv_std.reshape(bshape)
+        ctx.save_for_backward(xhat, inv_std, weight)
+        ctx.training, ctx.axes, ctx.bshape = training, axes, bshape
+        y = xhat if weight is None else xhat * weight.reshape(bshape)
+        if bias is not None:
+            y = y + bias.reshape(bshape)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        xhat, inv_std, weight = ctx.saved_tensors
+        axes, bshape = ctx.axes, ctx.bshape
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dw = np.add.reduce(grad * xhat, axis=axes) if need_w else None
+        db = np.add.reduce(grad, axis=axes) if need_b else None
+        dx = None
+        if need_x:
+            scale = inv_std if weight is None else inv_std * weight  # d y / d centred-and-scaled input
+            if ctx.training:  # the batch statistics depend on x too
+                count = xhat.size // xhat.shape[1]
+                sum_g = np.add.reduce(grad, axis=axes) if db is None else db
+                sum_gx = np.add.reduce(grad * xhat, axis=axes) if dw is None else dw
+                dx = grad - (sum_g / count).reshape(bshape) - xhat * (sum_gx / count).reshape(bshape)
+                dx *= scale.reshape(bshape)
+            else:
+                dx = grad * scale.reshape(bshape)
+        return dx, dw, db, None, None
