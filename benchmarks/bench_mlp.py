@@ -441,15 +441,18 @@ def build_variants(cfg, params, threads, peers):
     return v
 
 
-def time_config(cfg, variants, X, y, rounds, block, proc_index):
-    """Interleaved rounds; returns {variant: [ms/step per round]}, {variant: [CPU / wall per round]}."""
+def time_config(cfg, variants, X, y, rounds, block, proc_index, cpu_share=None):
+    """Interleaved rounds; returns {variant: [ms/step per round]} (and fills `cpu_share`, when given,
+    with {variant: [process CPU time / wall time per round]})."""
     n = cfg["batch"]
     nb = len(X) // n
     batches = [(X[i * n:(i + 1) * n], y[i * n:(i + 1) * n]) for i in range(nb)]
     names = list(variants)
     cursor = {k: 0 for k in names}
     perf, cpu = time.perf_counter, time.process_time
-    cpu_share = {k: [] for k in names}      # process CPU time / wall time: 1.0 is one busy thread
+    if cpu_share is None:
+        cpu_share = {}
+    cpu_share.update({k: [] for k in names})   # process CPU time / wall time: 1.0 is one busy thread
 
     def run(name, steps):
         fn = variants[name][1]
@@ -482,7 +485,7 @@ def time_config(cfg, variants, X, y, rounds, block, proc_index):
             order.reverse()
         for name in order:
             times[name].append(run(name, block))
-    return times, cpu_share
+    return times
 
 
 def time_epoch(cfg, variants, X, y, proc_index, epochs):
@@ -591,8 +594,9 @@ def worker(args) -> dict:
             entry["jax_optimizer"] = variants["jax"][1].optimizer
         if not cfg.get("epoch"):
             rounds = max(3, int(round(cfg["rounds"] * args.rounds_scale)))
-            entry["times"], entry["cpu_share"] = time_config(cfg, variants, X, y, rounds, cfg["block"],
-                                                             args.proc_index)
+            entry["cpu_share"] = {}
+            entry["times"] = time_config(cfg, variants, X, y, rounds, cfg["block"], args.proc_index,
+                                         entry["cpu_share"])
         else:
             entry["epoch_seconds"] = time_epoch(cfg, variants, X, y, args.proc_index, args.epochs)
             entry["steps_per_epoch"] = len(X) // cfg["batch"]
