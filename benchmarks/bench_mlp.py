@@ -1,4 +1,4 @@
-"""tinygrad_np against hand-written NumPy backprop, the matmul lower bound and PyTorch.
+"""tinygrad_np against hand-written NumPy backprop, the matmul lower bound, PyTorch and JAX.
 
     python benchmarks/bench_mlp.py                  # 3 fresh processes, all configs (~5 min)
     python benchmarks/bench_mlp.py --processes 5    # more processes, tighter medians
@@ -18,14 +18,20 @@ is printed.  Variants, all from the same initial weights and data:
 * hand-written : `benchmarks/handwritten.py`, in-place NumPy backprop (the reference)
 * control      : a second, independent hand-written instance -- its ratio to the first is
                  the noise band of this machine
-* tinygrad_np  : nn.Module of nn.FC + F.relu/F.tanh + F.softmax_cross_entropy + optim.*
+* tinygrad_np  : as users write it: nn.Sequential(nn.FC, nn.ReLU/nn.Tanh, nn.FC, ..., nn.FC) (FC +
+                 activation run as one fused node) + F.softmax_cross_entropy + optim.*
 * matmul-bound : the step's 8 GEMMs alone (`handwritten.MatmulBound`)
 * pytorch      : nn.Sequential(nn.Linear...) + F.cross_entropy + torch.optim.* (only when
                  torch is installed; never required)
+* jax          : jax.jit of value_and_grad of the same loss plus the update (only when jax is
+                 installed; never required; CPU, XLA pinned to `--threads` through XLA_FLAGS set
+                 before jax is imported; float64 through jax_enable_x64; optax for Adam when
+                 installed, see `make_jax`)
 
 Method: each process first checks, for every config, that one step of tinygrad_np gives the
 hand-written gradients and updated weights (relative difference, float64 <= 1e-12); a mismatch
-aborts the run (exit status 3) before anything is timed.  Then it times the variants
+aborts the run (exit status 3) before anything is timed (PyTorch's and JAX's differences are
+reported, not enforced).  Then it times the variants
 interleaved: each round runs a block of steps of every variant (after one untimed step that
 absorbs the switch of caches and thread pools), in an order that rotates and reverses from
 round to round.  ms/step is the median over rounds; a ratio is
@@ -33,7 +39,9 @@ the median over rounds of the ratio of the two blocks of the same round (paired,
 phases of the machine cancel).  Several fresh processes (`--processes`) are aggregated:
 median of the per-process medians, spread = min..max over processes (with one process:
 the 25th..75th percentile over rounds).  BLAS and torch thread counts are pinned
-(`--threads`, default 1: see --help) and printed.  Results: benchmarks/results/bench_mlp.{md,json}.
+(`--threads`, default 1: see --help) and printed, with the Python version and each variant's
+CPU time / wall time (1.00: one busy thread).  Issue 9's targets are printed PASS / FAIL.
+Results: benchmarks/results/bench_mlp.{md,json}.
 """
 from __future__ import annotations
 
@@ -66,7 +74,6 @@ CONFIGS = [
 ]
 EPOCH = dict(name="epoch 60000 b20 f32 ReLU SGD", batch=20, dtype="float32", act="relu", opt="sgd", lr=0.01,
              epoch=True)
-VARIANTS = ("hand-written", "control", "tinygrad_np", "matmul-bound", "pytorch")
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -114,26 +121,25 @@ def load_data(n: int, n_in: int, dtype, source: str, seed: int = 0):
 
 # ---- variants --------------------------------------------------------------------------------
 def make_tinygrad(params, act, opt, lr):
+    """The model as users write it: nn.Sequential(FC, ReLU/Tanh, FC, ReLU/Tanh, FC).
+
+    Sequential runs each FC + activation as one fused node (F.linear(x, W, B, act)).  The
+    weights are copied into the Parameters the layers created (np.copyto: never rebound).
+    """
     import numpy as np
     import tinygrad_np.functional as F
-    from tinygrad_np import Tensor, nn, optim
+    from tinygrad_np import Tensor, init, nn, optim
 
-    activation = F.relu if act == "relu" else F.tanh
-
-    class MLP(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layers = [nn.FC(W.shape[0], W.shape[1]) for W, _ in params]
-            for layer, (W, b) in zip(self.layers, params):
-                layer.W.data = W.copy()
-                layer.B.data = b.copy()
-
-        def forward(self, x):
-            for layer in self.layers[:-1]:
-                x = activation(layer(x))
-            return self.layers[-1](x)
-
-    model = MLP()
+    Act = nn.ReLU if act == "relu" else nn.Tanh
+    layers = []
+    for i, (W, b) in enumerate(params):
+        fc = nn.FC(W.shape[0], W.shape[1], initializer=init.XavierInitializer(rng=0, dtype=W.dtype))
+        np.copyto(fc.W.data, W)
+        np.copyto(fc.B.data, b)
+        layers.append(fc)
+        if i < len(params) - 1:
+            layers.append(Act())
+    model = nn.Sequential(*layers)
     optimizer = {"sgd": optim.SGD, "adagrad": optim.AdaGrad, "adam": optim.Adam}[opt](model.parameters(), lr=lr)
 
     def step(X, y):
@@ -152,6 +158,7 @@ def make_tinygrad(params, act, opt, lr):
         return float(loss.item()), grads, [np.array(p.data) for p in model.parameters()]
 
     step.check = grads_and_params
+    step.model = model
     return step
 
 
@@ -208,6 +215,132 @@ def make_torch(params, act, opt, lr, threads):
     return step
 
 
+def jax_env(threads: int) -> dict:
+    """Environment a worker sets before JAX is imported: CPU only, `threads` threads, float64 allowed."""
+    if threads == 1:
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    else:
+        flags = f"intra_op_parallelism_threads={threads}"
+    return {"XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu", "JAX_ENABLE_X64": "1"}
+
+
+def make_jax(params, act, opt, lr):
+    """jax.jit of value_and_grad of the same loss plus the optimizer update (None without jax).
+
+    SGD and AdaGrad (torch's rule: eps outside the square root, accumulator from 0; optax's
+    adagrad puts eps inside and starts at 0.1, a different rule) are written in jax.numpy;
+    Adam is optax.adam when optax is installed (torch's rule), else written in jax.numpy.
+    Parameters and optimizer state are donated, so XLA may update them in place; dispatch is
+    synchronous (jax_cpu_enable_async_dispatch=False: one thread, like the others).  A batch is
+    copied to the device once and cached (PyTorch's variant caches its from_numpy view).
+    """
+    try:
+        import jax
+    except ImportError:
+        return None
+    import jax.numpy as jnp
+    import numpy as np
+    jax.config.update("jax_enable_x64", True)   # for the float64 configs; float32 arrays stay float32
+    # Run each step on the calling thread: with a block_until_ready per step, asynchronous dispatch
+    # only adds a hand-off to a second thread (which, on a loaded machine, waits to be scheduled).
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
+    activation = jax.nn.relu if act == "relu" else jnp.tanh
+
+    def loss_fn(ps, X, y):
+        h = X
+        for W, b in ps[:-1]:
+            h = activation(h @ W + b)
+        W, b = ps[-1]
+        logp = jax.nn.log_softmax(h @ W + b, axis=1)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    init, update, how = _jax_rule(opt, lr)
+    value_and_grad = jax.value_and_grad(loss_fn)
+
+    def train_step(ps, state, X, y):
+        loss, g = value_and_grad(ps, X, y)
+        ps, state = update(ps, g, state)
+        return ps, state, loss
+
+    jstep = jax.jit(train_step, donate_argnums=(0, 1))
+    ps0 = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
+    st = {"ps": ps0, "opt": init(ps0)}
+    cache = {}
+
+    def as_jax(X, y):
+        key = (X.__array_interface__["data"][0], X.shape, y.__array_interface__["data"][0])
+        hit = cache.get(key)
+        if hit is None:         # keeps X and y alive, so their addresses are not reused
+            hit = cache[key] = (X, y, jax.device_put(X), jax.device_put(y))
+        return hit[2], hit[3]
+
+    def step(X, y):
+        xj, yj = as_jax(X, y)
+        ps, state, loss = jstep(st["ps"], st["opt"], xj, yj)
+        jax.block_until_ready((ps, state, loss))
+        st["ps"], st["opt"] = ps, state
+        return loss
+
+    grad_fn = jax.jit(value_and_grad)
+
+    def grads_and_params(X, y):
+        loss, g = grad_fn(st["ps"], jnp.asarray(X), jnp.asarray(y))
+        grads = [np.array(a) for pair in g for a in pair]
+        step(X, y)
+        ps = [np.array(a) for pair in st["ps"] for a in pair]
+        if {a.dtype for a in grads + ps} != {np.dtype(params[0][0].dtype)}:
+            raise TypeError(f"jax variant: dtypes {sorted({str(a.dtype) for a in grads + ps})}, "
+                            f"expected {params[0][0].dtype}")
+        return float(loss), grads, ps
+
+    step.check = grads_and_params
+    step.version = jax.__version__
+    step.optimizer = how
+    return step
+
+
+def _jax_rule(opt, lr):
+    """(init(ps) -> state, update(ps, grads, state) -> (ps, state), description) in jax.numpy."""
+    import jax
+    import jax.numpy as jnp
+    tree = jax.tree_util.tree_map
+    if opt == "sgd":
+        return (lambda ps: (), lambda ps, g, s: (tree(lambda p, d: p - lr * d, ps, g), s), "SGD by hand")
+    if opt == "adagrad":
+        eps = 1e-10
+
+        def adagrad(ps, g, h):
+            h = tree(lambda a, d: a + d * d, h, g)
+            return tree(lambda p, d, a: p - lr * d / (jnp.sqrt(a) + eps), ps, g, h), h
+        return (lambda ps: tree(jnp.zeros_like, ps), adagrad, "AdaGrad by hand (torch's rule)")
+    if opt != "adam":
+        raise ValueError(f"unknown optimizer {opt!r}")
+    try:
+        import optax
+    except ImportError:
+        optax = None
+    if optax is not None:
+        tx = optax.adam(lr)
+
+        def adam_optax(ps, g, s):
+            u, s = tx.update(g, s, ps)
+            return optax.apply_updates(ps, u), s
+        return tx.init, adam_optax, f"optax {optax.__version__} adam"
+    b1, b2, eps = 0.9, 0.999, 1e-8
+
+    def adam(ps, g, s):
+        t, m, v = s
+        t = t + 1
+        m = tree(lambda a, d: b1 * a + (1 - b1) * d, m, g)
+        v = tree(lambda a, d: b2 * a + (1 - b2) * d * d, v, g)
+        bc1, sqrt_bc2 = 1 - b1 ** t, jnp.sqrt(1 - b2 ** t)
+        ps = tree(lambda p, a, w: p - (lr / bc1) * a / (jnp.sqrt(w) / sqrt_bc2 + eps), ps, m, v)
+        return ps, (t, m, v)
+    # the step count in the parameters' dtype, so the bias corrections do not upcast float32
+    return (lambda ps: (jnp.zeros((), ps[0][0].dtype), tree(jnp.zeros_like, ps), tree(jnp.zeros_like, ps)), adam,
+            "Adam by hand (optax not installed)")
+
+
 def rel_diff(a_list, b_list):
     """max over arrays of max|a - b| / max|b| (norm-wise relative difference)."""
     import numpy as np
@@ -223,7 +356,8 @@ def rel_diff(a_list, b_list):
 # ---- one worker process ----------------------------------------------------------------------
 def blas_info(threads):
     import numpy as np
-    info = {"numpy": np.__version__, "python": platform.python_version(), "threads_requested": threads,
+    info = {"numpy": np.__version__, "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "threads_requested": threads, "XLA_FLAGS": os.environ.get("XLA_FLAGS"),
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
             "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE")}
     try:
@@ -238,11 +372,20 @@ def blas_info(threads):
         info["torch_threads"] = torch.get_num_threads()
     except ImportError:
         info["torch"] = None
+    try:
+        import jax
+        info["jax"] = jax.__version__
+        info["jax_devices"] = [str(d) for d in jax.devices()]
+    except ImportError:
+        info["jax"] = None
     return info
 
 
-def check_config(cfg, params, X, y, variants, torch_step):
-    """One step from the same weights and batch: tinygrad_np (and PyTorch) against hand-written."""
+PEERS = ("pytorch", "jax")      # optional columns, each only where its package is installed
+
+
+def check_config(cfg, params, X, y, variants):
+    """One step from the same weights and batch: tinygrad_np (and PyTorch, JAX) against hand-written."""
     from handwritten import HandwrittenMLP
     n = cfg["batch"]
     Xb, yb = X[:n], y[:n]
@@ -252,9 +395,9 @@ def check_config(cfg, params, X, y, variants, torch_step):
     ref.update()
     ref_params = [p.copy() for p in ref.params()]
     out = {}
-    for name, step in (("tinygrad_np", variants["tinygrad_np"][1]), ("pytorch", torch_step)):
-        if step is not None:
-            loss, grads, ps = step.check(Xb, yb)
+    for name in ("tinygrad_np", *PEERS):
+        if name in variants:
+            loss, grads, ps = variants[name][1].check(Xb, yb)
             out[name] = {"loss": abs(loss - ref_loss) / abs(ref_loss), "grads": rel_diff(grads, ref_grads),
                          "params": rel_diff(ps, ref_params)}
     return out
@@ -265,18 +408,22 @@ def check_config(cfg, params, X, y, variants, torch_step):
 CHECK_TOL = {"check": ("float64", 1e-12), "check_own_dtype": ("float32", 1e-4)}
 
 
-def check_failures(name, checks, key="check"):
-    """Lines describing where tinygrad_np exceeds the tolerance of `checks` (empty: agreement)."""
+def check_failures(name, checks, key="check", variant="tinygrad_np"):
+    """Lines describing where `variant` exceeds the tolerance of `checks` (empty: agreement).
+
+    The run aborts on tinygrad_np's; the peers' are reported (and tested where installed).
+    """
     dt, tol = CHECK_TOL[key]
-    c = checks.get("tinygrad_np")
+    c = checks.get(variant)
     if c is None:
-        return [f"{name}: no tinygrad_np result in the agreement check"]
-    return [f"{name}: {what} of tinygrad_np differ from the hand-written reference by {c[k]:.2e} "
+        return [f"{name}: no {variant} result in the agreement check"]
+    return [f"{name}: {what} of {variant} differ from the hand-written reference by {c[k]:.2e} "
             f"(max relative difference, {dt}; tolerance {tol:g})"
             for k, what in (("grads", "gradients"), ("params", "updated weights")) if not c[k] <= tol]
 
 
-def build_variants(cfg, params, threads, use_torch):
+def build_variants(cfg, params, threads, peers):
+    """{name: (owner, step)}; `peers` is the subset of PEERS to include when installed."""
     from handwritten import HandwrittenMLP, MatmulBound
     hw = HandwrittenMLP(params, cfg["act"], cfg["opt"], cfg["lr"])
     ctl = HandwrittenMLP(params, cfg["act"], cfg["opt"], cfg["lr"])
@@ -285,20 +432,27 @@ def build_variants(cfg, params, threads, use_torch):
     v["tinygrad_np"] = (None, tg)
     mm = MatmulBound(params)
     v["matmul-bound"] = (mm, mm.step)
-    ts = make_torch(params, cfg["act"], cfg["opt"], cfg["lr"], threads) if use_torch else None
-    if ts is not None:
-        v["pytorch"] = (None, ts)
-    return v, ts
+    makers = {"pytorch": lambda: make_torch(params, cfg["act"], cfg["opt"], cfg["lr"], threads),
+              "jax": lambda: make_jax(params, cfg["act"], cfg["opt"], cfg["lr"])}
+    for name in PEERS:
+        step = makers[name]() if name in peers else None
+        if step is not None:
+            v[name] = (None, step)
+    return v
 
 
-def time_config(cfg, variants, X, y, rounds, block, proc_index):
-    """Interleaved rounds; returns {variant: [ms/step per round]}."""
+def time_config(cfg, variants, X, y, rounds, block, proc_index, cpu_share=None):
+    """Interleaved rounds; returns {variant: [ms/step per round]} (and fills `cpu_share`, when given,
+    with {variant: [process CPU time / wall time per round]})."""
     n = cfg["batch"]
     nb = len(X) // n
     batches = [(X[i * n:(i + 1) * n], y[i * n:(i + 1) * n]) for i in range(nb)]
     names = list(variants)
     cursor = {k: 0 for k in names}
-    perf = time.perf_counter
+    perf, cpu = time.perf_counter, time.process_time
+    if cpu_share is None:
+        cpu_share = {}
+    cpu_share.update({k: [] for k in names})   # process CPU time / wall time: 1.0 is one busy thread
 
     def run(name, steps):
         fn = variants[name][1]
@@ -306,7 +460,7 @@ def time_config(cfg, variants, X, y, rounds, block, proc_index):
         Xb, yb = batches[c]
         fn(Xb, yb)              # untimed: absorbs the switch from the previous variant
         c = c + 1 if c + 1 < nb else 0
-        t0 = perf()
+        c0, t0 = cpu(), perf()
         for _ in range(steps):
             Xb, yb = batches[c]
             fn(Xb, yb)
@@ -314,11 +468,14 @@ def time_config(cfg, variants, X, y, rounds, block, proc_index):
             if c == nb:
                 c = 0
         dt = perf() - t0
+        cpu_share[name].append((cpu() - c0) / dt)
         cursor[name] = c
         return dt * 1e3 / steps
 
-    for name in names:          # warm-up: allocations, BLAS thread pools, caches
+    for name in names:          # warm-up: allocations, BLAS thread pools, caches, JAX's compilation
         run(name, max(2, block))
+    for shares in cpu_share.values():
+        shares.clear()
     times = {k: [] for k in names}
     k = len(names)
     for r in range(rounds):
@@ -366,7 +523,7 @@ class CheckFailed(Exception):
                 "hand-written reference\n  " + "\n  ".join(self.failures))
 
 
-def run_checks(configs, sizes, args, get_data, threads, use_torch):
+def run_checks(configs, sizes, args, get_data, threads, peers):
     """The agreement check of every (non-epoch) config, before anything is timed.
 
     Always in float64 (tolerance 1e-12: enforced) with the config's model, optimizer and
@@ -384,8 +541,8 @@ def run_checks(configs, sizes, args, get_data, threads, use_torch):
                 continue
             c = dict(cfg, dtype=np.dtype(dtype).name)
             params = init_params(sizes, cfg["act"], dtype, seed=args.seed)
-            variants, torch_step = build_variants(c, params, threads, use_torch)
-            entry[key] = check_config(c, params, *get_data(dtype)[:2], variants, torch_step)
+            variants = build_variants(c, params, threads, peers)
+            entry[key] = check_config(c, params, *get_data(dtype)[:2], variants)
         failures += check_failures(cfg["name"], entry["check"])
     if failures:
         raise CheckFailed(failures)
@@ -393,8 +550,9 @@ def run_checks(configs, sizes, args, get_data, threads, use_torch):
 
 
 def worker(args) -> dict:
-    import numpy as np
     threads = args.threads
+    os.environ.update(jax_env(threads))     # read when jax is first imported (make_jax, blas_info)
+    import numpy as np
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(limits=threads)
@@ -412,7 +570,7 @@ def worker(args) -> dict:
             cfg["batch"] = min(cfg["batch"], 64)
             cfg["block"], cfg["rounds"] = 2, 3
     result = {"info": blas_info(threads), "configs": {}, "sizes": sizes}
-    use_torch = not args.no_torch
+    peers = {name for name, skip in (("pytorch", args.no_torch), ("jax", args.no_jax)) if not skip}
     n_data = 2000 if quick else 60000
     data_cache = {}
 
@@ -424,17 +582,21 @@ def worker(args) -> dict:
         return data_cache[dtype]
 
     t_start = time.perf_counter()
-    checks = run_checks(configs, sizes, args, get_data, threads, use_torch)
+    checks = run_checks(configs, sizes, args, get_data, threads, peers)
     for cfg in configs + ([dict(EPOCH)] if args.epoch else []):
         dtype = np.dtype(cfg["dtype"]).type
         X, y, source = get_data(dtype)
         params = init_params(sizes, cfg["act"], dtype, seed=args.seed)
         # fresh variants (the check's instances have taken a step): all start from the same weights
-        variants, _ = build_variants(cfg, params, threads, use_torch)
+        variants = build_variants(cfg, params, threads, peers)
         entry = {"config": cfg, "data": source, **checks.get(cfg["name"], {})}
+        if "jax" in variants:
+            entry["jax_optimizer"] = variants["jax"][1].optimizer
         if not cfg.get("epoch"):
             rounds = max(3, int(round(cfg["rounds"] * args.rounds_scale)))
-            entry["times"] = time_config(cfg, variants, X, y, rounds, cfg["block"], args.proc_index)
+            entry["cpu_share"] = {}
+            entry["times"] = time_config(cfg, variants, X, y, rounds, cfg["block"], args.proc_index,
+                                         entry["cpu_share"])
         else:
             entry["epoch_seconds"] = time_epoch(cfg, variants, X, y, args.proc_index, args.epochs)
             entry["steps_per_epoch"] = len(X) // cfg["batch"]
@@ -451,8 +613,27 @@ def _pct(xs, q):
 
 
 RATIOS = [("control/hw", "control", "hand-written"), ("tg/hw", "tinygrad_np", "hand-written"),
-          ("tg/mm", "tinygrad_np", "matmul-bound"), ("torch/tg", "pytorch", "tinygrad_np")]
-TARGETS = {"tg/hw": ("<=", 1.05), "tg/mm": ("<=", 1.35)}
+          ("tg/mm", "tinygrad_np", "matmul-bound"), ("torch/tg", "pytorch", "tinygrad_np"),
+          ("jax/tg", "jax", "tinygrad_np")]
+RATIO_NAMES = {"tg/hw": "tinygrad_np / hand-written", "torch/tg": "PyTorch / tinygrad_np"}
+# Issue 9's targets, on the median ratio: (config, ratio, comparison, bound).
+TARGETS = [("b20 f32 ReLU SGD", "tg/hw", "<=", 1.05), ("b20 f32 ReLU SGD", "torch/tg", ">=", 1.2),
+           ("b128 f32 ReLU SGD", "tg/hw", "<=", 1.03), ("b128 f32 ReLU SGD", "torch/tg", ">=", 1.05)]
+
+
+def target_lines(agg, quick=False):
+    """One line per target: PASS / FAIL (or not measured) with the median and spread."""
+    lines = []
+    for cfg, key, op, bound in TARGETS:
+        r = agg.get(cfg, {}).get("ratios", {}).get(key)
+        what = f"{cfg}: {RATIO_NAMES[key]} {op} {bound:g}"
+        if r is None:
+            lines.append(f"{what}: not measured")
+            continue
+        ok = r["median"] <= bound if op == "<=" else r["median"] >= bound
+        note = " (toy sizes of --quick: not a measurement of the target)" if quick else ""
+        lines.append(f"{what}: {'PASS' if ok else 'FAIL'}, {_fmt_ratio(r)}{note}")
+    return lines
 
 
 def aggregate(results):
@@ -463,7 +644,8 @@ def aggregate(results):
     for name in names:
         entries = [r["configs"][name] for r in results]
         e0 = entries[0]
-        agg = {"data": e0["data"], "config": e0["config"], "processes": len(entries)}
+        agg = {"data": e0["data"], "config": e0["config"], "processes": len(entries),
+               "jax_optimizer": e0.get("jax_optimizer")}
         for key in ("check", "check_own_dtype"):
             if key in e0:
                 agg[key] = {v: {k: max(e[key][v][k] for e in entries) for k in e0[key][v]} for v in e0[key]}
@@ -489,6 +671,9 @@ def aggregate(results):
             lo, hi = (min(meds), max(meds)) if len(meds) > 1 else (_pct(allv, 25), _pct(allv, 75))
             ms[v] = {"median": float(np.median(meds)), "lo": lo, "hi": hi}
         agg["ms"] = ms
+        if "cpu_share" in e0:
+            agg["cpu_share"] = {v: float(np.median([c for e in entries for c in e["cpu_share"][v]]))
+                                for v in e0["cpu_share"]}
         ratios = {}
         for label, a, b in RATIOS:
             if a in e0["times"] and b in e0["times"]:
@@ -512,21 +697,39 @@ def _fmt_ratio(d):
     return f"{d['median']:.2f} [{d['lo']:.2f}-{d['hi']:.2f}]" if d else "-"
 
 
+def _fmt_check(c):
+    return f"{c['grads']:.1e} / {c['params']:.1e}" if c else "-"
+
+
+def peer_notes(agg, info):
+    """How each peer column was produced (versions, JAX's optimizer per config)."""
+    torch_s = f"PyTorch {info['torch']}" if info.get("torch") else "PyTorch not installed (column -)"
+    if not info.get("jax"):
+        return f"{torch_s}; JAX not installed (column -)."
+    rules = sorted({a["jax_optimizer"] for a in agg.values() if a.get("jax_optimizer")})
+    return (f"{torch_s}; JAX {info['jax']} on {', '.join(info.get('jax_devices') or [])}, "
+            f"XLA_FLAGS=`{info.get('XLA_FLAGS')}`, synchronous CPU dispatch: `jax.jit` of value_and_grad + update "
+            f"(params and state donated, block_until_ready in the step; a batch copied to the device once), "
+            f"update rules: {'; '.join(rules) or '-'}.")
+
+
 def render(agg, info, meta) -> str:
     spread = ("min-max over processes" if meta["processes"] > 1 else "25th-75th percentile over rounds")
-    lines = ["## tinygrad_np vs hand-written NumPy, matmul bound and PyTorch", "",
+    lines = [f"## tinygrad_np vs hand-written NumPy, matmul bound, PyTorch and JAX ({info.get('python')})", "",
              f"Command: `{meta['command']}`  ",
-             f"{meta['processes']} fresh process(es), {meta['threads']} BLAS/torch thread(s); numpy "
-             f"{info.get('numpy')}, torch {info.get('torch') or 'not installed'}, model "
+             f"{meta['processes']} fresh process(es), {meta['threads']} BLAS/torch/XLA thread(s); "
+             f"{info.get('python')}, numpy {info.get('numpy')}; model "
              f"{'-'.join(map(str, meta['sizes']))}; {meta['date']}.  ",
+             peer_notes(agg, info) + "  ",
              f"ms/step: median; ratios: median of paired per-round ratios, [spread: {spread}].  ",
-             "Agreement check (one step, same weights and batch): max relative difference of "
-             "tinygrad_np vs hand-written gradients / updated weights, in float64.  ",
+             "Agreement check (one step, same weights and batch): max relative difference of gradients / "
+             "updated weights against the hand-written reference, in float64 (the run aborts above 1e-12 "
+             "for tinygrad_np; PyTorch's and JAX's are reported).  ",
              f"Data: {'; '.join(sorted({a['data'] for a in agg.values()}))}.", "",
-             "| config | hand-written ms | tinygrad_np ms | PyTorch ms | matmul-bound ms | control hw/hw "
-             "| tinygrad_np / hand-written | tinygrad_np / matmul-bound | PyTorch / tinygrad_np "
-             "| check grads / weights |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| config | hand-written ms | tinygrad_np ms | PyTorch ms | JAX ms | matmul-bound ms | control hw/hw "
+             "| tinygrad_np / hand-written | tinygrad_np / matmul-bound | PyTorch / tinygrad_np | JAX / tinygrad_np "
+             "| check tinygrad_np | check PyTorch | check JAX |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, a in agg.items():
         r = a["ratios"]
         if "epoch_seconds" in a:
@@ -535,23 +738,29 @@ def render(agg, info, meta) -> str:
             def cell(v):
                 return f"{es[v]['median']:.2f} s ({es[v]['ms_per_step']:.3f}/step)" if v in es else "-"
             lines.append(f"| {name} | {cell('hand-written')} | {cell('tinygrad_np')} | {cell('pytorch')} | "
-                         f"{cell('matmul-bound')} | - | {_fmt_ratio(r.get('tg/hw'))} | {_fmt_ratio(r.get('tg/mm'))} "
-                         f"| {_fmt_ratio(r.get('torch/tg'))} | - |")
+                         f"{cell('jax')} | {cell('matmul-bound')} | - | {_fmt_ratio(r.get('tg/hw'))} | "
+                         f"{_fmt_ratio(r.get('tg/mm'))} | {_fmt_ratio(r.get('torch/tg'))} | "
+                         f"{_fmt_ratio(r.get('jax/tg'))} | - | - | - |")
             continue
-        ms = a["ms"]
-        chk = a.get("check", {}).get("tinygrad_np")
-        chk_s = f"{chk['grads']:.1e} / {chk['params']:.1e}" if chk else "-"
+        ms, chk = a["ms"], a.get("check", {})
         lines.append(f"| {name} | {_fmt_ms(ms.get('hand-written'))} | {_fmt_ms(ms.get('tinygrad_np'))} | "
-                     f"{_fmt_ms(ms.get('pytorch'))} | {_fmt_ms(ms.get('matmul-bound'))} | "
+                     f"{_fmt_ms(ms.get('pytorch'))} | {_fmt_ms(ms.get('jax'))} | {_fmt_ms(ms.get('matmul-bound'))} | "
                      f"{_fmt_ratio(r.get('control/hw'))} | {_fmt_ratio(r.get('tg/hw'))} | "
-                     f"{_fmt_ratio(r.get('tg/mm'))} | {_fmt_ratio(r.get('torch/tg'))} | {chk_s} |")
-    lines += ["", "Targets (issue 5): tinygrad_np / hand-written <= 1.05 everywhere; PyTorch / tinygrad_np >= 1.15 "
-              "at b20 f32 and >= 1.0 for the seed's Tanh+AdaGrad; tinygrad_np / matmul-bound <= 1.35 at b128 f32.", ""]
+                     f"{_fmt_ratio(r.get('tg/mm'))} | {_fmt_ratio(r.get('torch/tg'))} | "
+                     f"{_fmt_ratio(r.get('jax/tg'))} | {_fmt_check(chk.get('tinygrad_np'))} | "
+                     f"{_fmt_check(chk.get('pytorch'))} | {_fmt_check(chk.get('jax'))} |")
+    shares = [f"{name}: " + ", ".join(f"{v} {c:.2f}" for v, c in a["cpu_share"].items())
+              for name, a in agg.items() if "cpu_share" in a]
+    if shares:
+        lines += ["", "Process CPU time / wall time while timing (1.00 = one busy thread): " + "; ".join(shares) + "."]
+    lines += ["", "Targets (issue 9, on the median ratio):", ""]
+    lines += [f"- {t}" for t in target_lines(agg, meta.get("quick"))]
+    lines.append("")
     return "\n".join(lines)
 
 
 def print_info(info):
-    print("numpy", info["numpy"], "| python", info["python"], "| threads pinned to", info["threads_requested"])
+    print(info["python"], "| numpy", info["numpy"], "| threads pinned to", info["threads_requested"])
     print("OPENBLAS_CORETYPE =", info["OPENBLAS_CORETYPE"], "| OPENBLAS_L2_SIZE =", info["OPENBLAS_L2_SIZE"])
     tp = info["threadpools"]
     if isinstance(tp, str):
@@ -562,6 +771,8 @@ def print_info(info):
                   f"  ({Path(p['filepath']).name})")
     print("torch:", info.get("torch") or "not installed (skipped)",
           f"threads={info.get('torch_threads')}" if info.get("torch") else "")
+    print("jax:", f"{info['jax']} {info.get('jax_devices')} XLA_FLAGS={info.get('XLA_FLAGS')!r}"
+          if info.get("jax") else "not installed (skipped)")
 
 
 def print_checks(agg):
@@ -570,12 +781,13 @@ def print_checks(agg):
     for name, a in agg.items():
         for key, (dt, tol) in CHECK_TOL.items():
             for v, c in a.get(key, {}).items():
-                verdict = ""
+                verdict = "(reported only)"
                 if v == "tinygrad_np":
                     ok = max(c["grads"], c["params"]) <= tol
-                    verdict = "ok" if ok else ("MISMATCH" if key == "check" else "above tol (reported only)")
+                    verdict = f"(tol {tol:g}) " + ("ok" if ok else ("MISMATCH" if key == "check" else
+                                                                      "above tol (reported only)"))
                 print(f"  {name:28s} {dt} {v:12s} loss {c['loss']:.1e}  grads {c['grads']:.1e}  "
-                      f"updated weights {c['params']:.1e}  (tol {tol:g}) {verdict}")
+                      f"updated weights {c['params']:.1e}  {verdict}")
 
 
 def main(argv=None) -> int:
@@ -588,6 +800,7 @@ def main(argv=None) -> int:
                         "variant 5-20x slower whenever another process runs)")
     p.add_argument("--quick", action="store_true", help="toy sizes, a few rounds: checks the benchmark runs")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    p.add_argument("--no-jax", action="store_true", help="skip JAX even when installed")
     p.add_argument("--no-epoch", dest="epoch", action="store_false", help="skip the full-epoch row")
     p.add_argument("--epochs", type=int, default=1, help="epochs per variant per process (default 1)")
     p.add_argument("--only", nargs="*", help="run only configs whose name contains one of these strings")
@@ -613,11 +826,13 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(args.threads)
+    env.update(jax_env(args.threads))
     results = []
     base = [sys.executable, str(Path(__file__).resolve())]
     passthru = ["--threads", str(args.threads), "--repeats", str(args.rounds_scale), "--data", args.data,
                 "--seed", str(args.seed), "--epochs", str(args.epochs)]
-    passthru += ["--quick"] * args.quick + ["--no-torch"] * args.no_torch + ["--no-epoch"] * (not args.epoch)
+    passthru += (["--quick"] * args.quick + ["--no-torch"] * args.no_torch + ["--no-jax"] * args.no_jax
+                 + ["--no-epoch"] * (not args.epoch))
     if args.only:
         passthru += ["--only", *args.only]
     with tempfile.TemporaryDirectory() as tmp:

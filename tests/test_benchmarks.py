@@ -1,11 +1,12 @@
 """Smoke test: every benchmark runs at toy size and prints / writes what it should.
 
-No assertion on time: the machine is shared and noisy.  PyTorch is used only when installed.
+No assertion on time: the machine is shared and noisy.  PyTorch and JAX are used only when installed.
 """
 from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -27,13 +28,20 @@ def _run(script: str, *args: str, timeout: float = 120) -> str:
 
 
 def test_bench_mlp_quick(tmp_path):
-    out = _run("bench_mlp.py", "--quick", "--processes", "1", "--out-dir", str(tmp_path))
+    # JAX's compilations would double this smoke test; its column is run in test_bench_mlp_quick_jax
+    out = _run("bench_mlp.py", "--quick", "--processes", "1", "--no-jax", "--out-dir", str(tmp_path))
+    python = f"{platform.python_implementation()} {platform.python_version()}"
     for text in ("BLAS:", "threads pinned to", "agreement with the hand-written reference",
-                 "tinygrad_np / hand-written", "PyTorch / tinygrad_np", "control hw/hw", "epoch 60000", "data: MNIST"):
+                 "tinygrad_np / hand-written", "PyTorch / tinygrad_np", "JAX / tinygrad_np", "control hw/hw",
+                 "epoch 60000", "data: MNIST", python + " | numpy", "CPU time / wall time"):
         assert text in out, text
     assert "MISMATCH" not in out
     md = (tmp_path / "bench_mlp_quick.md").read_text()
     assert md.count("\n| b") >= 6 and "| epoch" in md
+    assert f"PyTorch and JAX ({python})" in md.splitlines()[0]
+    targets = [ln for ln in md.splitlines() if ln.startswith("- b")]
+    assert len(targets) == 4 and all(": PASS, " in ln or ": FAIL, " in ln or ln.endswith("not measured")
+                                     for ln in targets), targets
     data = json.loads((tmp_path / "bench_mlp_quick.json").read_text())
     res = data["results"]
     assert {"b20 f64 ReLU SGD", "b20 f32 ReLU SGD", "b128 f32 ReLU SGD", "b1024 f32 ReLU SGD",
@@ -74,6 +82,58 @@ def test_handwritten_reference_matches_autograd(opt):
     assert abs(tl - loss) <= 1e-12 * abs(loss)
     assert bench_mlp.rel_diff(tg, grads) <= 1e-12
     assert bench_mlp.rel_diff(tp, ref.params()) <= 1e-12
+
+
+@pytest.fixture
+def jax_x64_restored():
+    """make_jax turns on jax_enable_x64 and synchronous dispatch: put both back after the test."""
+    jax = pytest.importorskip("jax")
+    old = {k: jax.config.values[k] for k in ("jax_enable_x64", "jax_cpu_enable_async_dispatch")}
+    yield jax
+    for k, v in old.items():
+        jax.config.update(k, v)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adagrad", "adam"])
+def test_jax_variant_passes_the_agreement_check(opt, jax_x64_restored):
+    """The JAX column's step reproduces the hand-written float64 step (the check the benchmark reports)."""
+    import bench_mlp
+    from handwritten import init_params
+    act = "tanh" if opt == "adagrad" else "relu"
+    cfg = dict(name=f"toy {opt}", batch=9, act=act, opt=opt, lr=0.05)
+    params = init_params((12, 8, 6, 5), act, np.float64, seed=3)
+    rng = np.random.default_rng(1)
+    X, y = rng.random((9, 12)), rng.integers(0, 5, 9)
+    variants = bench_mlp.build_variants(cfg, params, 1, {"jax"})
+    checks = bench_mlp.check_config(cfg, params, X, y, variants)
+    assert bench_mlp.check_failures(cfg["name"], checks, variant="jax") == [], checks["jax"]
+    assert checks["jax"]["loss"] <= 1e-12
+    # and it is a real step: the weights moved, by the reference's amounts (checked above)
+    _, grads, ps = bench_mlp.make_jax(params, act, opt, 0.05).check(X, y)
+    assert max(float(np.max(np.abs(p - q))) for p, q in zip(ps, (a for pair in params for a in pair))) > 1e-3
+    assert all(g.dtype == np.float64 for g in grads)
+
+
+def test_jax_variant_keeps_float32(jax_x64_restored):
+    import bench_mlp
+    from handwritten import init_params
+    params = init_params((12, 8, 6, 5), "relu", np.float32, seed=3)
+    X = np.random.default_rng(1).random((9, 12), dtype=np.float32)
+    for opt in ("sgd", "adagrad", "adam"):
+        _, grads, ps = bench_mlp.make_jax(params, "relu", opt, 0.05).check(X, np.arange(9) % 5)
+        assert {a.dtype for a in grads + ps} == {np.dtype(np.float32)}, opt
+
+
+def test_bench_mlp_quick_jax(tmp_path):
+    """The JAX column in a run: a value in the table and the check reported (skipped without jax)."""
+    pytest.importorskip("jax")
+    _run("bench_mlp.py", "--quick", "--processes", "1", "--no-torch", "--no-epoch", "--only", "b20 f32 ReLU SGD",
+         "--out-dir", str(tmp_path))
+    data = json.loads((tmp_path / "bench_mlp_quick.json").read_text())
+    r = data["results"]["b20 f32 ReLU SGD"]
+    assert r["ms"]["jax"]["median"] > 0 and "jax/tg" in r["ratios"]
+    assert r["check"]["jax"]["grads"] <= 1e-12 and r["check"]["jax"]["params"] <= 1e-12
+    assert "--xla_cpu_multi_thread_eigen=false" in data["info"]["XLA_FLAGS"]
 
 
 # ---- the agreement check aborts the benchmark before anything is timed --------------------------
