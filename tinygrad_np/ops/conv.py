@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from tinygrad_np.ops.linalg import LINEAR_ACTIVATIONS
+from tinygrad_np.ops.linalg import LINEAR_ACTIVATIONS, bias_and_activation
 from tinygrad_np.tensor import Function
 
 
@@ -69,14 +69,7 @@ class Conv2d(Function):
         np.copyto(cols, win.transpose(0, 2, 3, 4, 5, 1))  # the one copy: (N*OH*OW, KH*KW*C)
         cols = cols.reshape(n * out[0] * out[1], kh * kw * c)
         W2 = W.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)  # (F, KH*KW*C), matching the columns
-        y = np.matmul(cols, W2.T)
-        if b is not None:
-            if b.dtype == y.dtype:
-                y += b
-            else:  # NumPy promotion, as for x and W (an in-place add would cast b down)
-                y = y + b
-        if activation is not None:
-            y = LINEAR_ACTIVATIONS[activation][0](y)
+        y = bias_and_activation(np.matmul(cols, W2.T), b, activation)
         y = y.reshape(n, out[0], out[1], f).transpose(0, 3, 1, 2)
         ctx.save_for_backward(cols, W2, y if activation is not None else None)
         ctx.geometry, ctx.activation = (x.shape, W.shape, stride, padding, out), activation

@@ -45,6 +45,16 @@ LINEAR_ACTIVATIONS = {
 }
 
 
+def bias_and_activation(y: np.ndarray, b: np.ndarray | None, activation: str | None) -> np.ndarray:
+    """y + b, then the activation, in place on y (an op's own fresh product): Linear's and Conv's end."""
+    if b is not None:
+        if b.dtype == y.dtype:
+            y += b
+        else:  # NumPy promotion, as for x and W (an in-place add would cast b down)
+            y = y + b
+    return y if activation is None else LINEAR_ACTIVATIONS[activation][0](y)
+
+
 class Linear(Function):
     """act(x @ W + b), W of shape (n_in, n_out) (or (n_out, n_in), PyTorch's layout, with
     `transposed`: read as W.T, a view), act None or a name in LINEAR_ACTIVATIONS.
@@ -56,14 +66,7 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, W, b, activation=None, transposed=False):
-        y = np.matmul(x, W.T if transposed else W)
-        if b is not None:
-            if b.dtype == y.dtype:
-                y += b
-            else:  # NumPy promotion, as for x and W (an in-place add would cast b down)
-                y = y + b
-        if activation is not None:
-            y = LINEAR_ACTIVATIONS[activation][0](y)
+        y = bias_and_activation(np.matmul(x, W.T if transposed else W), b, activation)
         ctx.save_for_backward(x, W, y if activation is not None else None)
         ctx.activation, ctx.transposed = activation, transposed
         return y
