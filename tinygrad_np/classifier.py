@@ -51,10 +51,11 @@ CNN_CHANNELS = (16, 32)  # model="cnn": two 3x3 convolutions (padding 1), each f
 
 
 def _sync_ranks(state: TrainingState, shapes: tuple) -> None:
-    """Data-parallel: every rank must take the same steps, so all check their data shapes agree and
-    take rank 0's weights and shuffling state (nothing happens in a single process)."""
+    """Data-parallel: every rank must take the same steps, so all check that their data shapes (and
+    the dtype X is computed in) agree and take rank 0's weights and shuffling state (nothing
+    happens in a single process)."""
     if distributed.is_initialized():
-        distributed.check_same(shapes, "fit: the shapes of X, the classes and X_val")
+        distributed.check_same(shapes, "fit: the shape and dtype of X, the number of classes and the shape of X_val")
         state.rng.bit_generator.state = distributed.broadcast_object(state.rng.bit_generator.state)
         distributed.broadcast_parameters(state.model)
 
