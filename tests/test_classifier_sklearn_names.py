@@ -1,7 +1,8 @@
 """Issue 11, finding 7: DeepNeuralNetworkClassifier speaks scikit-learn's MLPClassifier: max_iter (alias of
 epochs), alpha, tol / n_iter_no_change, early_stopping / validation_fraction, warm_start, partial_fit,
 loss_curve_, best_loss_, validation_scores_, best_validation_score_, n_iter_, t_; a saved classifier
-resumes training bit for bit (optimizer and shuffling state saved); the progress bar shows the running loss."""
+resumes training bit for bit (optimizer and shuffling state saved); the progress bar shows the running loss.
+Issue 10: MLPClassifier's defaults dtype=None (compute in X's float dtype) and batch_size="auto"."""
 import io
 import json
 import sys
@@ -244,6 +245,115 @@ def test_crafted_resume_state_is_a_value_error(tmp_path, change):
     np.savez(tmp_path / "bad.npz", **{**arrays, "meta": np.array(json.dumps(meta))})
     with pytest.raises(ValueError, match="bad.npz: not a valid DeepNeuralNetworkClassifier file"):
         DeepNeuralNetworkClassifier.load(tmp_path / "bad.npz")
+
+
+# ---- dtype=None and batch_size="auto" (issue 10) --------------------------------------------------------
+def optimizer_state_dtypes(clf):
+    return {v.dtype for st in clf.optimizer_.state_dict()["state"].values() for k, v in st.items() if k != "step"}
+
+
+def test_dtype_none_computes_in_the_float_dtype_of_X_and_other_input_in_float64():
+    X, y = blobs()
+    ints = np.rint(X * 10).astype(np.int64)
+    for given, computed in ((X, np.float32), (X.astype(np.float64), np.float64), (ints, np.float64),
+                            (X.tolist(), np.float64)):
+        clf = small(max_iter=2, optimizer="adam").fit(given, y)
+        assert {p.dtype for p in clf.model_.parameters()} == {np.dtype(computed)}
+        assert optimizer_state_dtypes(clf) == {np.dtype(computed)}
+        assert clf.predict_proba(given).dtype == computed
+    for X_, name in ((X, "float32"), (X.astype(np.float64), "float64")):  # None is the float dtype of X, named
+        assert_same_model(small(max_iter=2).fit(X_, y), small(max_iter=2, dtype=name).fit(X_, y))
+
+
+def test_an_explicit_dtype_still_forces_it():
+    X, y = blobs()
+    down = small(max_iter=1, dtype="float32").fit(X.astype(np.float64), y)
+    assert down.model_[0].W.dtype == np.float32 and down.predict_proba(X.astype(np.float64)).dtype == np.float32
+    up = small(max_iter=1, dtype=np.float64).fit(X, y)
+    assert up.model_[0].W.dtype == np.float64 and up.predict_proba(X).dtype == np.float64
+
+
+def test_the_fitted_dtype_is_kept_by_predict_warm_start_and_partial_fit():
+    X, y = blobs()
+    X64 = X.astype(np.float64)  # the same values as X
+    clf = small(max_iter=1, warm_start=True).fit(X, y)
+    assert clf.predict_proba(X64).dtype == np.float32
+    clf.fit(X64, y)  # dtype=None continues the float32 network, X converted to it
+    assert clf.n_iter_ == 2 and clf.model_[0].W.dtype == np.float32
+    assert_same_model(clf, small(max_iter=2).fit(X, y))
+    with pytest.raises(ValueError, match="dtype changed since the network was fitted"):
+        clf.set_params(dtype="float64").fit(X, y)
+    assert clf.set_params(dtype="float32").fit(X64, y).n_iter_ == 3  # the network's own dtype, named
+    partial = small(optimizer="adam").partial_fit(X64, y, classes=[0, 1, 2])
+    partial.partial_fit(X, y)
+    assert partial.model_[0].W.dtype == np.float64 and optimizer_state_dtypes(partial) == {np.dtype(np.float64)}
+    with pytest.raises(ValueError, match="dtype changed"):
+        partial.set_params(dtype="float32").partial_fit(X, y)
+    assert partial.n_iter_ == 2
+
+
+@pytest.mark.parametrize("n", [120, 450])
+def test_batch_size_auto_is_min_200_n_samples(n):
+    X, y = blobs(n=n)
+    rows = min(200, n)
+    auto = small(batch_size="auto", max_iter=2, optimizer="adam").fit(X, y)
+    assert auto.optimizer_.state_dict()["state"][0]["step"] == 2 * -(-n // rows)  # steps: epochs x batches
+    assert_same_model(auto, small(batch_size=rows, max_iter=2, optimizer="adam").fit(X, y))
+    partial = small(batch_size="auto", optimizer="adam").partial_fit(X, y, classes=[0, 1, 2])
+    partial.partial_fit(X[:50], y[:50])  # min(200, n_samples) of each call's rows: one batch of 50
+    assert partial.optimizer_.state_dict()["state"][0]["step"] == -(-n // rows) + 1
+
+
+def test_batch_size_auto_that_does_not_divide_by_the_processes_is_a_clear_error(monkeypatch):
+    """Data-parallel, the global batch must divide by the number of processes; "auto" names what it became."""
+    from tinygrad_np import distributed
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    X, y = blobs(n=151)
+    clf = small(batch_size="auto")
+    with pytest.raises(ValueError, match=r"batch_size='auto' is min\(200, n_samples\) = 151 here, which does not "
+                                         r"divide by the 2 processes"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(batch_size="big"), "batch_size must be a positive integer or 'auto', got 'big'"),
+    (dict(batch_size=0), "batch_size must be a positive integer or 'auto', got 0"),
+    (dict(dtype="float16"), "dtype must be None, 'float32' or 'float64', got 'float16'"),
+])
+def test_bad_batch_size_or_dtype_is_a_value_error_naming_it(params, message):
+    X, y = blobs()
+    with pytest.raises(ValueError, match=message):
+        small(**params).fit(X, y)
+
+
+def test_dtype_none_and_batch_size_auto_round_trip_through_a_file(tmp_path):
+    X, y = blobs()
+    X64 = X.astype(np.float64)
+    clf = small(max_iter=1, batch_size="auto", optimizer="momentum").fit(X64, y)
+    clf.save(tmp_path / "m.npz")
+    back = DeepNeuralNetworkClassifier.load(tmp_path / "m.npz")
+    assert back.get_params() == clf.get_params() and back.dtype is None and back.batch_size == "auto"
+    assert back.model_[0].W.dtype == np.float64  # the network's own dtype, from its weights
+    back.set_params(warm_start=True).fit(X64, y)
+    assert_same_model(back, clf.set_params(warm_start=True).fit(X64, y))
+
+
+def test_a_file_with_the_former_defaults_float32_and_batch_20_loads_with_them(tmp_path):
+    """Files written before issue 10 hold the former defaults as values: dtype "float32", batch_size 20."""
+    X, y = blobs(n=450)
+    X64 = X.astype(np.float64)
+    small(max_iter=1, optimizer="adam").fit(X, y).save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["params"].update(dtype="float32", batch_size=20)
+    np.savez(tmp_path / "old.npz", **{**arrays, "meta": np.array(json.dumps(meta))})
+    old = DeepNeuralNetworkClassifier.load(tmp_path / "old.npz")
+    assert old.dtype == "float32" and old.batch_size == 20
+    assert old.predict_proba(X64).dtype == np.float32
+    old.set_params(warm_start=True).fit(X64, y)  # float64 X, trained on in float32 in batches of 20
+    assert old.model_[0].W.dtype == np.float32 and old.optimizer_.state_dict()["state"][0]["step"] == 45 + 23
 
 
 # ---- the progress bar -----------------------------------------------------------------------------------

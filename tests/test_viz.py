@@ -545,7 +545,7 @@ def test_jupyter_shows_svg_when_graphviz_is_there():
 def test_classifier_hook_sees_the_first_step_before_backward():
     from tinygrad_np.classifier import DeepNeuralNetworkClassifier
     rng = _rng(7)
-    X, y = rng.standard_normal((60, 5)), np.arange(60) % 3
+    X, y = rng.standard_normal((60, 5)).astype(np.float32), np.arange(60) % 3  # dtype=None: trains in float32
     seen = []
 
     def hook(loss, model):
@@ -641,12 +641,13 @@ def test_readme_picture_is_the_current_output_of_the_command(capsys, tmp_path):
     svg = ET.parse(root / image).getroot()
     drawn = sorted(t.text for t in svg.iter("{http://www.w3.org/2000/svg}text"))
     assert drawn == now, "the README picture is stale: re-run " + cmd
-    from tinygrad_np.classifier import DeepNeuralNetworkClassifier
-    d = DeepNeuralNetworkClassifier()  # the default network: its layers' names and shapes are in the picture
-    dims = (784, *d.hidden_layer_sizes, 10)
+    from tinygrad_np import cli
+    mlp = cli.MODEL_DEFAULTS["mlp"]  # the command's network: its layers' names and shapes are in the picture
+    dtype = cli.build_parser().parse_args(["mnist"]).dtype
+    dims = (784, *mlp["hidden"], 10)
     for i, (a, b) in enumerate(zip(dims, dims[1:])):
-        assert {f"{2 * i}.W", f"({a}, {b}) {d.dtype}", f"{2 * i}.B", f"({b},) {d.dtype}"} <= set(drawn)
-    assert f"({d.batch_size}, 784) {d.dtype}" in drawn
+        assert {f"{2 * i}.W", f"({a}, {b}) {dtype}", f"{2 * i}.B", f"({b},) {dtype}"} <= set(drawn)
+    assert f"({mlp['batch_size']}, 784) {dtype}" in drawn
 
 
 @needs_dot

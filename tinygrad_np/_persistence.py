@@ -51,7 +51,7 @@ def save(clf: Any, path: str | os.PathLike) -> None:
     clf._check_fitted()
     check_savable(clf)
     params = {k: _plain(v) for k, v in clf.get_params().items()}
-    params["dtype"] = np.dtype(clf.dtype).name
+    params["dtype"] = None if clf.dtype is None else np.dtype(clf.dtype).name  # np.float32 as its name
     opt_state = clf.optimizer_.state_dict()
     meta = {"format": FORMAT, "params": params, "n_features_in": int(clf.n_features_in_),
             **{k: getattr(clf, f"{k}_") for k in CURVES}, "n_iter": clf.n_iter_, "t": clf.t_,
@@ -90,7 +90,8 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         implied, held = clf._n_weights(plan), sum(v.size for v in state.values())
         if implied != held:  # checked before building: crafted sizes must not allocate beyond the file
             raise ValueError(f"the layer sizes {dims} need {implied} weights, the file holds {held}")
-        model = clf._build(plan, p["dtype"], np.random.default_rng(0))
+        model = clf._build(plan, _weights_dtype(state) if p["dtype"] is None else p["dtype"],
+                           np.random.default_rng(0))
         model.load_state_dict(state)  # checks names and shapes
         training = TrainingState(model, None, None, {k: list(meta.get(k, [])) for k in CURVES}, meta["n_iter"],
                                  meta.get("t", 0), meta.get("best_loss"), meta.get("validation_scores"),
@@ -102,6 +103,14 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         raise ValueError(f"{os.fspath(path)}: not a valid DeepNeuralNetworkClassifier file ({e})") from None
     clf._set_learned(classes, meta["n_features_in"], training)
     return clf
+
+
+def _weights_dtype(state: dict[str, np.ndarray]) -> np.dtype:
+    """The dtype a network saved with dtype=None was fitted in: its weights' (float32 or float64)."""
+    dtypes = {v.dtype for v in state.values()}
+    if len(dtypes) != 1 or not dtypes <= {np.dtype(np.float32), np.dtype(np.float64)}:
+        raise ValueError(f"the weights must all be float32 or all float64, got {sorted(map(str, dtypes))}")
+    return dtypes.pop()
 
 
 def _loaded_optimizer(clf: Any, model: Any, saved: Any, arrays: dict[str, np.ndarray]) -> Any:

@@ -43,9 +43,11 @@ def _is_sparse(a: Any) -> bool:
     return type(a).__module__.startswith("scipy.sparse")
 
 
-def check_X(X: Any, dtype: np.dtype, estimator: str, n_features: int | None = None, name: str = "X") -> np.ndarray:
+def check_X(X: Any, dtype: np.dtype | None, estimator: str, n_features: int | None = None,
+            name: str = "X") -> np.ndarray:
     """X as a finite 2-D array of `dtype` (no copy when it already is one); ValueError or
-    TypeError with scikit-learn's wording otherwise."""
+    TypeError with scikit-learn's wording otherwise.  dtype None keeps a float32 or float64 X
+    as it is and makes any other input float64 (scikit-learn's dtype=(np.float64, np.float32))."""
     if _is_sparse(X):
         raise TypeError(f"{estimator}: sparse data was passed for {name}, but dense data is required; "
                         f"use {name}.toarray() to convert it to a dense numpy array")
@@ -76,6 +78,8 @@ def check_X(X: Any, dtype: np.dtype, estimator: str, n_features: int | None = No
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{name} has {X.shape[1]} features, but {estimator} is expecting {n_features} "
                          "features as input")
+    if dtype is None:
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     with np.errstate(over="ignore"):  # a value too large for dtype becomes inf, reported next
         X = X.astype(dtype, copy=False)
     if not np.isfinite(X).all():

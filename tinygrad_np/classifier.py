@@ -51,10 +51,11 @@ CNN_CHANNELS = (16, 32)  # model="cnn": two 3x3 convolutions (padding 1), each f
 
 
 def _sync_ranks(state: TrainingState, shapes: tuple) -> None:
-    """Data-parallel: every rank must take the same steps, so all check their data shapes agree and
-    take rank 0's weights and shuffling state (nothing happens in a single process)."""
+    """Data-parallel: every rank must take the same steps, so all check that their data shapes (and
+    the dtype X is computed in) agree and take rank 0's weights and shuffling state (nothing
+    happens in a single process)."""
     if distributed.is_initialized():
-        distributed.check_same(shapes, "fit: the shapes of X, the classes and X_val")
+        distributed.check_same(shapes, "fit: the shape and dtype of X, the number of classes and the shape of X_val")
         state.rng.bit_generator.state = distributed.broadcast_object(state.rng.bit_generator.state)
         distributed.broadcast_parameters(state.model)
 
@@ -84,14 +85,20 @@ class DeepNeuralNetworkClassifier:
         adagrad 0.01, adam 0.001, ...), or the factory's own default.
     epochs (scikit-learn's name: max_iter; give either, or both equal): passes over the
         training set per `fit`; None for both means 10.
-    batch_size: rows per step (the loss is the batch mean).
+    batch_size: rows per step (the loss is the batch mean); "auto", as MLPClassifier's
+        default, is min(200, n_samples) for the rows each fit / partial_fit trains on.
     model: "mlp", the fully connected network, or "cnn": rows of square one-channel images
         (MNIST's 784 = 28 x 28) go through conv 3x3 (16 channels) -> activation -> max pool 2
         -> conv 3x3 (32) -> activation -> max pool 2, then the fully connected layers.
     batch_norm: batch normalisation before every hidden activation (BatchNorm2d after the
         convolutions, BatchNorm1d after the hidden FC layers).
     lr_decay: the learning rate is multiplied by this after every epoch (1.0: constant).
-    dtype: "float32" or "float64" for weights and computation.
+    dtype: None (the default, as MLPClassifier does), or "float32" / "float64" for the
+        weights and the computation.  None computes in X's dtype: float32 X trains and
+        predicts in float32, float64 X in float64, anything else (integers, lists) in
+        float64; nothing upcasts float32.  Once fitted, the network's dtype is fixed:
+        predict, score and a continued fit (warm_start, partial_fit) convert X to it, and an
+        explicit dtype other than the network's is a ValueError when continuing.
     random_state: int, Generator, legacy RandomState (drawn from, as scikit-learn does) or
         None; seeds the weights and the shuffling.
     verbose: progress bar per epoch on a terminal, and an epoch summary line.
@@ -130,7 +137,7 @@ class DeepNeuralNetworkClassifier:
 
     def __init__(self, hidden_layer_sizes: Any = (400, 200), activation: str = "relu",
                  initializer: Any = "auto", optimizer: Any = "sgd", lr: float | None = None,
-                 epochs: int | None = None, batch_size: int = 20, dtype: Any = "float32",
+                 epochs: int | None = None, batch_size: int | str = "auto", dtype: Any = None,
                  random_state: Any = None, verbose: bool = False, blas_threads: int | None = None,
                  jit: bool = True, model: str = "mlp", batch_norm: bool = False, lr_decay: float = 1.0, *,
                  max_iter: int | None = None, alpha: float = 0.0, early_stopping: bool = False,
@@ -193,7 +200,8 @@ class DeepNeuralNetworkClassifier:
 
     # ---- checks ----------------------------------------------------------------------------------
     def _checked_params(self) -> dict[str, Any]:
-        """Validate every hyperparameter; return them normalised. Changes nothing."""
+        """Validate every hyperparameter; return them normalised (dtype: None or a float dtype).
+        Changes nothing."""
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if _is_int(sizes) else sizes
         try:
@@ -230,14 +238,17 @@ class DeepNeuralNetworkClassifier:
                                or not np.isfinite(lr) or lr <= 0):
             raise ValueError(f"lr must be a positive finite number or None, got {lr!r}")
         epochs = self._checked_epochs()
-        if not _is_int(self.batch_size) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        try:
-            dtype = np.dtype(self.dtype)
-        except TypeError:
-            dtype = None
-        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        bs = self.batch_size
+        if not (isinstance(bs, str) and bs == "auto") and (not _is_int(bs) or bs < 1):
+            raise ValueError(f"batch_size must be a positive integer or 'auto', got {bs!r}")
+        dtype = None
+        if self.dtype is not None:  # np.dtype(None) would be float64
+            try:
+                dtype = np.dtype(self.dtype)
+            except TypeError:
+                pass
+            if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+                raise ValueError(f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}")
         bt = self.blas_threads
         if bt is not None and (not _is_int(bt) or bt < 1):
             raise ValueError(f"blas_threads must be a positive integer or None, got {bt!r}")
@@ -394,8 +405,9 @@ class DeepNeuralNetworkClassifier:
         infinite, naming the epoch and step; a previously fitted state is then kept.
         """
         p = self._checked_params()
-        dtype = p["dtype"]
-        X = self._checked_X(X, dtype)
+        continuing = self.warm_start and hasattr(self, "model_")
+        X = self._checked_X(X, self._input_dtype(p, continuing))
+        p["dtype"] = dtype = X.dtype
         labels, one_hot = self._checked_y(y, len(X))
         if one_hot:
             classes = np.arange(np.asarray(y).shape[1])
@@ -424,11 +436,11 @@ class DeepNeuralNetworkClassifier:
                 yv_idx = np.searchsorted(classes, val_labels).astype(np.intp)
             val = (Xv, yv_idx)
 
-        if self.warm_start and hasattr(self, "model_"):
+        if continuing:
             state = self._resumed(classes, X.shape[1], p)
         else:
             state = self._started(p, X.shape[1], len(classes))
-        _sync_ranks(state, (X.shape, len(classes), None if val is None else val[0].shape))
+        _sync_ranks(state, (X.shape, dtype.name, len(classes), None if val is None else val[0].shape))
         if self.early_stopping and val is None:
             train, held = hold_out(len(X), y_idx, self.validation_fraction, state.rng)
             val = (X[held], y_idx[held])
@@ -449,7 +461,8 @@ class DeepNeuralNetworkClassifier:
         """
         p = self._checked_params()
         fitted = hasattr(self, "model_")
-        X = self._checked_X(X, p["dtype"], self.n_features_in_ if fitted else None)
+        X = self._checked_X(X, self._input_dtype(p, fitted), self.n_features_in_ if fitted else None)
+        p["dtype"] = X.dtype
         labels, one_hot = self._checked_y(y, len(X))
         if classes is not None:
             classes = np.unique(check_targets(classes, "DeepNeuralNetworkClassifier", "classes"))
@@ -474,10 +487,17 @@ class DeepNeuralNetworkClassifier:
             y_idx = np.searchsorted(classes, labels).astype(np.intp)
         X, y_idx, weight = self._weighted(X, y_idx, sample_weight, classes, min_classes=1)
         state = self._resumed(classes, X.shape[1], p) if fitted else self._started(p, X.shape[1], len(classes))
-        _sync_ranks(state, (X.shape, len(classes), None))
+        _sync_ranks(state, (X.shape, X.dtype.name, len(classes), None))
         self._train(state, len(classes), X, y_idx, weight, None, 1, False, None, stop_rule=False)
         self._set_learned(classes, X.shape[1], state)
         return self
+
+    def _input_dtype(self, p: dict[str, Any], continuing: bool) -> np.dtype | None:
+        """The dtype a fit converts X to: the `dtype` parameter; for dtype=None the network's when
+        continuing it, else None (`check_X` keeps float32 / float64 X, makes other input float64)."""
+        if p["dtype"] is None and continuing:
+            return self._dtype()
+        return p["dtype"]
 
     def _started(self, p: dict[str, Any], n_features: int, n_classes: int) -> TrainingState:
         """A new network and optimizer; the generator seeds the weights, then shuffles."""
@@ -519,8 +539,14 @@ class DeepNeuralNetworkClassifier:
             opt = distributed.DistributedOptimizer(opt, gradient_as_bucket_view=True)
         verbose = self.verbose and distributed.rank() == 0
         targets = y_idx if weight is None else _weighted_one_hot(y_idx, weight, n_classes, X.dtype)
-        batches = epoch_batches(X, targets, self.batch_size, state.rng, resumed=state.n_iter > 0,
-                                rank=distributed.rank(), world_size=distributed.world_size())
+        batch_size, world = self.batch_size, distributed.world_size()
+        if isinstance(batch_size, str):  # "auto", MLPClassifier's
+            batch_size = min(200, len(X))
+            if batch_size % world:
+                raise ValueError(f"batch_size='auto' is min(200, n_samples) = {batch_size} here, which does not "
+                                 f"divide by the {world} processes; pass a batch_size that does")
+        batches = epoch_batches(X, targets, batch_size, state.rng, resumed=state.n_iter > 0,
+                                rank=distributed.rank(), world_size=world)
         stopping = Stopping(state, early_stopping, self.tol, self.n_iter_no_change)
         curves = state.curves
         for epoch in range(n_epochs):
