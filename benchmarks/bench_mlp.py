@@ -20,6 +20,8 @@ is printed.  Variants, all from the same initial weights and data:
                  the noise band of this machine
 * tinygrad_np  : as users write it: nn.Sequential(nn.FC, nn.ReLU/nn.Tanh, nn.FC, ..., nn.FC) (FC +
                  activation run as one fused node) + F.softmax_cross_entropy + optim.*
+* tinygrad_np jit : the same step wrapped in `tinygrad_np.jit` (recorded at its first call,
+                 replayed after; issue 12)
 * matmul-bound : the step's 8 GEMMs alone (`handwritten.MatmulBound`)
 * pytorch      : nn.Sequential(nn.Linear...) + F.cross_entropy + torch.optim.* (only when
                  torch is installed; never required)
@@ -40,7 +42,7 @@ phases of the machine cancel).  Several fresh processes (`--processes`) are aggr
 median of the per-process medians, spread = min..max over processes (with one process:
 the 25th..75th percentile over rounds).  BLAS and torch thread counts are pinned
 (`--threads`, default 1: see --help) and printed, with the Python version and each variant's
-CPU time / wall time (1.00: one busy thread).  Issue 9's targets are printed PASS / FAIL.
+CPU time / wall time (1.00: one busy thread).  Issues 9's and 12's targets are printed PASS / FAIL.
 Results: benchmarks/results/bench_mlp.{md,json}.
 """
 from __future__ import annotations
@@ -159,6 +161,35 @@ def make_tinygrad(params, act, opt, lr):
 
     step.check = grads_and_params
     step.model = model
+    step.optimizer = optimizer
+    return step
+
+
+def make_tinygrad_jit(params, act, opt, lr):
+    """`make_tinygrad`'s step wrapped in `tinygrad_np.jit`.
+
+    Its check records on the batch, puts the weights and the optimizer state back, then takes
+    the compared step as a replay (so the agreement check covers the replayed path).
+    """
+    import numpy as np
+    import tinygrad_np
+
+    eager = make_tinygrad(params, act, opt, lr)
+    step = tinygrad_np.jit(eager)
+    model, optimizer = eager.model, eager.optimizer
+
+    def replayed_grads_and_params(X, y):
+        start = [np.array(p.data) for p in model.parameters()]
+        start_state = optimizer.state_dict()
+        step(X, y)                                        # records (runs eagerly)
+        for p, a in zip(model.parameters(), start):
+            np.copyto(p.data, a)
+        optimizer.load_state_dict(start_state)
+        loss = step(X, y)                                 # replays
+        grads = [np.array(p.grad) for p in model.parameters()]
+        return float(loss.item()), grads, [np.array(p.data) for p in model.parameters()]
+
+    step.check = replayed_grads_and_params
     return step
 
 
@@ -382,6 +413,7 @@ def blas_info(threads):
 
 
 PEERS = ("pytorch", "jax")      # optional columns, each only where its package is installed
+JIT = "tinygrad_np jit"
 
 
 def check_config(cfg, params, X, y, variants):
@@ -395,7 +427,7 @@ def check_config(cfg, params, X, y, variants):
     ref.update()
     ref_params = [p.copy() for p in ref.params()]
     out = {}
-    for name in ("tinygrad_np", *PEERS):
+    for name in ("tinygrad_np", JIT, *PEERS):
         if name in variants:
             loss, grads, ps = variants[name][1].check(Xb, yb)
             out[name] = {"loss": abs(loss - ref_loss) / abs(ref_loss), "grads": rel_diff(grads, ref_grads),
@@ -430,6 +462,7 @@ def build_variants(cfg, params, threads, peers):
     v = {"hand-written": (hw, hw.step), "control": (ctl, ctl.step)}
     tg = make_tinygrad(params, cfg["act"], cfg["opt"], cfg["lr"])
     v["tinygrad_np"] = (None, tg)
+    v[JIT] = (None, make_tinygrad_jit(params, cfg["act"], cfg["opt"], cfg["lr"]))
     mm = MatmulBound(params)
     v["matmul-bound"] = (mm, mm.step)
     makers = {"pytorch": lambda: make_torch(params, cfg["act"], cfg["opt"], cfg["lr"], threads),
@@ -544,6 +577,7 @@ def run_checks(configs, sizes, args, get_data, threads, peers):
             variants = build_variants(c, params, threads, peers)
             entry[key] = check_config(c, params, *get_data(dtype)[:2], variants)
         failures += check_failures(cfg["name"], entry["check"])
+        failures += check_failures(cfg["name"], entry["check"], variant=JIT)
     if failures:
         raise CheckFailed(failures)
     return out
@@ -614,11 +648,17 @@ def _pct(xs, q):
 
 RATIOS = [("control/hw", "control", "hand-written"), ("tg/hw", "tinygrad_np", "hand-written"),
           ("tg/mm", "tinygrad_np", "matmul-bound"), ("torch/tg", "pytorch", "tinygrad_np"),
-          ("jax/tg", "jax", "tinygrad_np")]
-RATIO_NAMES = {"tg/hw": "tinygrad_np / hand-written", "torch/tg": "PyTorch / tinygrad_np"}
-# Issue 9's targets, on the median ratio: (config, ratio, comparison, bound).
+          ("jax/tg", "jax", "tinygrad_np"), ("jit/hw", JIT, "hand-written"), ("jit/tg", JIT, "tinygrad_np"),
+          ("torch/jit", "pytorch", JIT), ("jax/jit", "jax", JIT)]
+RATIO_NAMES = {"tg/hw": "tinygrad_np / hand-written", "torch/tg": "PyTorch / tinygrad_np",
+               "jit/hw": "tinygrad_np jit / hand-written", "torch/jit": "PyTorch / tinygrad_np jit",
+               "jax/jit": "JAX / tinygrad_np jit"}
+# Issues 9's and 12's targets, on the median ratio: (config, ratio, comparison, bound).
 TARGETS = [("b20 f32 ReLU SGD", "tg/hw", "<=", 1.05), ("b20 f32 ReLU SGD", "torch/tg", ">=", 1.2),
-           ("b128 f32 ReLU SGD", "tg/hw", "<=", 1.03), ("b128 f32 ReLU SGD", "torch/tg", ">=", 1.05)]
+           ("b128 f32 ReLU SGD", "tg/hw", "<=", 1.03), ("b128 f32 ReLU SGD", "torch/tg", ">=", 1.05),
+           *((c, "jit/hw", "<=", 0.97) for c in ("b20 f32 ReLU SGD", "b20 f64 ReLU SGD", "b128 f32 ReLU SGD",
+                                                  "b20 f64 Tanh AdaGrad (seed)")),
+           ("b20 f32 ReLU SGD", "jax/jit", ">=", 0.95), ("b20 f32 ReLU SGD", "torch/jit", ">=", 1.3)]
 
 
 def target_lines(agg, quick=False):
@@ -753,7 +793,20 @@ def render(agg, info, meta) -> str:
               for name, a in agg.items() if "cpu_share" in a]
     if shares:
         lines += ["", "Process CPU time / wall time while timing (1.00 = one busy thread): " + "; ".join(shares) + "."]
-    lines += ["", "Targets (issue 9, on the median ratio):", ""]
+    lines += ["", f"`tinygrad_np.jit` (the same step recorded once, then replayed; check: the replayed step):", "",
+              "| config | tinygrad_np jit ms | jit / hand-written | jit / eager tinygrad_np | PyTorch / jit "
+              "| JAX / jit | check jit |", "|---|---|---|---|---|---|---|"]
+    for name, a in agg.items():
+        r = a["ratios"]
+        if "epoch_seconds" in a:
+            es = a["epoch_seconds"].get(JIT)
+            jit_ms = f"{es['median']:.2f} s ({es['ms_per_step']:.3f}/step)" if es else "-"
+            chk = "-"
+        else:
+            jit_ms, chk = _fmt_ms(a["ms"].get(JIT)), _fmt_check(a.get("check", {}).get(JIT))
+        lines.append(f"| {name} | {jit_ms} | {_fmt_ratio(r.get('jit/hw'))} | {_fmt_ratio(r.get('jit/tg'))} | "
+                     f"{_fmt_ratio(r.get('torch/jit'))} | {_fmt_ratio(r.get('jax/jit'))} | {chk} |")
+    lines += ["", "Targets (issues 9 and 12, on the median ratio):", ""]
     lines += [f"- {t}" for t in target_lines(agg, meta.get("quick"))]
     lines.append("")
     return "\n".join(lines)
@@ -782,7 +835,7 @@ def print_checks(agg):
         for key, (dt, tol) in CHECK_TOL.items():
             for v, c in a.get(key, {}).items():
                 verdict = "(reported only)"
-                if v == "tinygrad_np":
+                if v in ("tinygrad_np", JIT):
                     ok = max(c["grads"], c["params"]) <= tol
                     verdict = f"(tol {tol:g}) " + ("ok" if ok else ("MISMATCH" if key == "check" else
                                                                       "above tol (reported only)"))

@@ -33,14 +33,14 @@ def test_bench_mlp_quick(tmp_path):
     python = f"{platform.python_implementation()} {platform.python_version()}"
     for text in ("BLAS:", "threads pinned to", "agreement with the hand-written reference",
                  "tinygrad_np / hand-written", "PyTorch / tinygrad_np", "JAX / tinygrad_np", "control hw/hw",
-                 "epoch 60000", "data: MNIST", python + " | numpy", "CPU time / wall time"):
+                 "epoch 60000", "data: MNIST", "tinygrad_np jit / hand-written", python + " | numpy", "CPU time / wall time"):
         assert text in out, text
     assert "MISMATCH" not in out
     md = (tmp_path / "bench_mlp_quick.md").read_text()
     assert md.count("\n| b") >= 6 and "| epoch" in md
     assert f"PyTorch and JAX ({python})" in md.splitlines()[0]
     targets = [ln for ln in md.splitlines() if ln.startswith("- b")]
-    assert len(targets) == 4 and all(": PASS, " in ln or ": FAIL, " in ln or ln.endswith("not measured")
+    assert len(targets) == 10 and all(": PASS, " in ln or ": FAIL, " in ln or ln.endswith("not measured")
                                      for ln in targets), targets
     data = json.loads((tmp_path / "bench_mlp_quick.json").read_text())
     res = data["results"]
@@ -48,11 +48,12 @@ def test_bench_mlp_quick(tmp_path):
             "b20 f64 Tanh AdaGrad (seed)", "b20 f32 ReLU Adam"} <= set(res)
     for name, r in res.items():
         if "ms" in r:
-            for v in ("hand-written", "control", "tinygrad_np", "matmul-bound"):
+            for v in ("hand-written", "control", "tinygrad_np", "tinygrad_np jit", "matmul-bound"):
                 assert r["ms"][v]["median"] > 0
-            assert {"control/hw", "tg/hw", "tg/mm"} <= set(r["ratios"])
-            chk = r["check"]["tinygrad_np"]          # always float64
-            assert chk["grads"] <= 1e-12 and chk["params"] <= 1e-12, (name, chk)
+            assert {"control/hw", "tg/hw", "tg/mm", "jit/hw", "jit/tg"} <= set(r["ratios"])
+            for v in ("tinygrad_np", "tinygrad_np jit"):   # always float64; the jit's is a replayed step
+                chk = r["check"][v]
+                assert chk["grads"] <= 1e-12 and chk["params"] <= 1e-12, (name, v, chk)
 
 
 def test_bench_scaling_quick(tmp_path):
