@@ -8,8 +8,8 @@ there to call, as the command-line application does.
 """
 from tinygrad_np._malloc import tune_malloc
 from tinygrad_np._threads import get_num_threads, set_num_threads
-from tinygrad_np.tensor import (Function, Parameter, Tensor, enable_grad, is_grad_enabled, no_grad,
-                                set_grad_enabled)
+from tinygrad_np.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinygrad_np.tensor import Function, Parameter, Tensor
 from tinygrad_np import functional, init, nn, optim  # noqa: E402  (after Tensor: they build on it)
 from tinygrad_np._random import manual_seed
 from tinygrad_np.creation import arange, ones, rand, randn, zeros

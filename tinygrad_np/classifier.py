@@ -31,7 +31,8 @@ from tinygrad_np.data import MiniBatches
 from tinygrad_np._training import (CURVES, Stopping, TrainingState, hold_out, l2_penalty, epoch_batches,
                                    weight_matrices)
 from tinygrad_np.jit import jit
-from tinygrad_np.tensor import Tensor, no_grad
+from tinygrad_np.autograd import no_grad
+from tinygrad_np.tensor import Tensor
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 INITIALIZERS = ("auto", "he", "xavier", "simple")

@@ -73,7 +73,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_np.tensor import Parameter, Tensor, _jit_state, _store_leaf_grads, _unbroadcast, as_array, is_grad_enabled
+from tinygrad_np.autograd import _jit_state, _store_leaf_grads, _unbroadcast, is_grad_enabled
+from tinygrad_np.tensor import Parameter, Tensor, as_array
 
 __all__ = ["jit", "JitFunction", "JitError", "replayed", "guard"]
 
@@ -345,7 +346,7 @@ class _Recorder:
             leaves[id(root)], names[id(root)] = s, self.leaf_name(src)
         else:
             interior[self.tensors[id(root)][2]] = s
-        for ctx in done:  # the order the engine ran, with its accumulation (tensor._propagate)
+        for ctx in done:  # the order the engine ran, with its accumulation (autograd._propagate)
             n = self.ctxs[id(ctx)]
             cls, parents = self.ops[n]
             r = self.var("r")

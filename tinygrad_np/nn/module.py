@@ -13,7 +13,8 @@ from typing import Any, Iterator, Mapping, NamedTuple
 import numpy as np
 
 from tinygrad_np._io import atomic_savez, load_npz
-from tinygrad_np.tensor import Parameter, Tensor, _jit_state
+from tinygrad_np.autograd import _jit_state
+from tinygrad_np.tensor import Parameter, Tensor
 
 __all__ = ["Module", "IncompatibleKeys"]
 

@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from tinygrad_np.tensor import Parameter, _jit_state
+from tinygrad_np.autograd import _jit_state
+from tinygrad_np.tensor import Parameter
 
 
 def check_range(name: str, value: Any, lo: float, hi: float = math.inf, hi_open: bool = False) -> None:

@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_np.tensor import Tensor, no_grad
+from tinygrad_np.autograd import no_grad
+from tinygrad_np.tensor import Tensor
 
 
 # Default (atol, rtol) by the dtype the analytical gradient is computed in.
