@@ -3,6 +3,7 @@
 Modules over `tinygrad_np.functional`."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -194,7 +195,7 @@ class Unflatten(_Leaf):
     def forward(self, x: Any) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
         axis = self.axis % x.ndim if x.ndim else 0
-        if x.ndim == 0 or int(np.prod(self.sizes)) != x.shape[axis]:
+        if x.ndim == 0 or math.prod(self.sizes) != x.shape[axis]:  # math.prod: np.prod is 50x slower (every step)
             raise ValueError(f"Unflatten: cannot split axis {self.axis} of shape {x.shape} into {self.sizes}")
         return x.reshape(x.shape[:axis] + self.sizes + x.shape[axis + 1:])
 

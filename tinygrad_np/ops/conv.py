@@ -8,8 +8,14 @@ Convolution is im2col: a strided view of the input (zero-padded first when asked
 into the column matrix, one GEMM.  The columns are ordered (KH, KW, C) and the output is computed as (N, OH, OW, F)
 and returned as its (N, F, OH, OW) transposed view: so activations between layers stay
 channels-last in memory, each layer's copy reads runs of channels, and the backward's
-gradient reshapes to a matrix without a copy.  The backward is one GEMM per gradient; dX is
-summed back from the column gradient by KH * KW strided slice-adds.
+gradient reshapes to a matrix without a copy.  The bias rides in the GEMM as one more
+column of ones (and one more column of W), so neither the forward's bias add nor the
+backward's db is a pass of its own: both would loop over rows only F long (measured at
+batch 32: 0.3 ms and 0.5 ms for the 16-filter first layer of the MNIST CNN).  The column
+matrix is stored transposed (K-major) when a window's row of channels, KW * C, is shorter than an
+output row, as for a one-channel image: the copy then runs along output rows instead of
+3-element window rows (9x faster there).  The backward is one GEMM per gradient (dW and db
+together); dX is summed back from the column gradient by KH * KW strided slice-adds.
 """
 from __future__ import annotations
 
@@ -65,29 +71,44 @@ class Conv2d(Function):
         f, _, kh, kw = W.shape
         out = (out_size(h, kh, stride[0], padding[0]), out_size(w, kw, stride[1], padding[1]))
         win = _windows(_pad(x, padding), (kh, kw), stride, out)
-        cols = np.empty((n, out[0], out[1], kh, kw, c), dtype=x.dtype)
-        np.copyto(cols, win.transpose(0, 2, 3, 4, 5, 1))  # the one copy: (N*OH*OW, KH*KW*C)
-        cols = cols.reshape(n * out[0] * out[1], kh * kw * c)
-        W2 = W.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)  # (F, KH*KW*C), matching the columns
-        y = bias_and_activation(np.matmul(cols, W2.T), b, activation)
+        k, m = kh * kw * c, n * out[0] * out[1]
+        kb = k + (b is not None)  # a last column of ones carries the bias through the GEMM
+        if c * kw < out[1]:  # K-major: the copy's inner loop runs along output rows
+            cols_t = np.empty((kb, m), dtype=x.dtype)
+            np.copyto(cols_t[:k].reshape(kh, kw, c, n, out[0], out[1]), win.transpose(4, 5, 1, 0, 2, 3))
+            cols = cols_t.T  # (N*OH*OW, KH*KW*C [+ 1]), F-ordered
+        else:  # row-major: along runs of KW * C (channels-last input)
+            cols = np.empty((m, kb), dtype=x.dtype)
+            np.copyto(cols[:, :k].reshape(n, out[0], out[1], kh, kw, c), win.transpose(0, 2, 3, 4, 5, 1))
+        Wb = np.empty((f, kb), dtype=W.dtype if b is None else np.result_type(W, b))  # (F, KH*KW*C [+ 1])
+        Wb[:, :k].reshape(f, kh, kw, c)[...] = W.transpose(0, 2, 3, 1)  # ordered as the columns
+        if b is not None:
+            cols[:, k] = 1
+            Wb[:, k] = b
+        # NumPy's promotion of x, W and b, as y + b would give; the bias is already in
+        y = bias_and_activation(np.matmul(cols, Wb.T), None, activation)
         y = y.reshape(n, out[0], out[1], f).transpose(0, 3, 1, 2)
-        ctx.save_for_backward(cols, W2, y if activation is not None else None)
+        ctx.save_for_backward(cols, Wb, y if activation is not None else None)
         ctx.geometry, ctx.activation = (x.shape, W.shape, stride, padding, out), activation
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        cols, W2, y = ctx.saved_tensors
+        cols, Wb, y = ctx.saved_tensors
         if ctx.activation is not None:
             grad = LINEAR_ACTIVATIONS[ctx.activation][1](grad, y)
         (n, c, h, w), (f, _, kh, kw), stride, (ph, pw), out = ctx.geometry
+        k = kh * kw * c
         need_x, need_W, need_b = ctx.needs_input_grad
         g = grad.transpose(0, 2, 3, 1).reshape(-1, f)  # (N*OH*OW, F): no copy when grad is channels-last
-        dW = np.matmul(g.T, cols).reshape(f, kh, kw, c).transpose(0, 3, 1, 2) if need_W else None
-        db = np.add.reduce(g, axis=0) if need_b else None
+        dW = db = None
+        if need_W or need_b:
+            dWb = np.matmul(g.T, cols)  # (F, KH*KW*C [+ 1]): db is the ones column's
+            dW = dWb[:, :k].reshape(f, kh, kw, c).transpose(0, 3, 1, 2) if need_W else None
+            db = dWb[:, k] if need_b else None
         dx = None
         if need_x:
-            dcols = np.matmul(g, W2).reshape(n, out[0], out[1], kh, kw, c)
+            dcols = np.matmul(g, Wb[:, :k]).reshape(n, out[0], out[1], kh, kw, c)
             dxp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=dcols.dtype)  # channels-last, padded
             for i in range(kh):
                 for j in range(kw):
@@ -116,13 +137,15 @@ class Conv1d(Function):
 
 # ---- pooling --------------------------------------------------------------------------------
 def _pool_windows(ctx, x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                  padding: tuple[int, int], fill: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """The windows view of x padded with `fill`, and the kernel offsets in row-major order."""
+                  padding: tuple[int, int], fill: float) -> list[np.ndarray]:
+    """One strided view (N, C, OH, OW) of x padded with `fill` per kernel offset, in row-major
+    order: basic slices, no copy (cheaper to make than an as_strided windows view)."""
     out = (out_size(x.shape[2], kernel[0], stride[0], padding[0]),
            out_size(x.shape[3], kernel[1], stride[1], padding[1]))
     ctx.geometry = (x.shape, x.dtype, kernel, stride, padding, out)
-    offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]
-    return _windows(_pad(x, padding, fill), kernel, stride, out), offsets
+    xp = _pad(x, padding, fill)
+    return [xp[(slice(None), slice(None)) + _slices(i, j, stride, out)]
+            for i in range(kernel[0]) for j in range(kernel[1])]
 
 
 def _pool_backward(ctx, offset_grad) -> np.ndarray:
@@ -157,8 +180,7 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding):
-        win, offsets = _pool_windows(ctx, x, kernel, stride, padding, -np.inf)
-        views = [win[..., i, j] for i, j in offsets]  # one strided view per kernel offset: no copy
+        views = _pool_windows(ctx, x, kernel, stride, padding, -np.inf)
         # order="K": y keeps the layout of x (channels-last between layers)
         y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy(order="K")
         for v in views[2:]:
@@ -166,9 +188,9 @@ class MaxPool2d(Function):
         # The first offset holding the maximum: from the last offset back to the first, idx becomes k
         # where x equals the maximum, as idx -= (idx - k) * hit in modular unsigned arithmetic
         # (a masked assignment is ten times slower).  A NaN window keeps offset 0.
-        idx = np.zeros_like(y, dtype=np.min_scalar_type(len(offsets) - 1))
+        idx = np.zeros_like(y, dtype=np.min_scalar_type(len(views) - 1))
         step = np.empty_like(idx)
-        for k in range(len(offsets) - 1, -1, -1):
+        for k in range(len(views) - 1, -1, -1):
             np.subtract(idx, k, out=step, casting="unsafe")
             step *= views[k] == y
             idx -= step
@@ -187,11 +209,11 @@ class AvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding):
-        win, offsets = _pool_windows(ctx, x, kernel, stride, padding, 0.0)
-        y = win[..., 0, 0].copy(order="K")  # keeps the layout of x (channels-last between layers)
-        for i, j in offsets[1:]:
-            y += win[..., i, j]
-        y *= 1.0 / len(offsets)  # a Python float: keeps the dtype
+        views = _pool_windows(ctx, x, kernel, stride, padding, 0.0)
+        y = views[0].copy(order="K")  # keeps the layout of x (channels-last between layers)
+        for v in views[1:]:
+            y += v
+        y *= 1.0 / len(views)  # a Python float: keeps the dtype
         return y
 
     @staticmethod
