@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_np._architecture import INITIALIZERS, OPTIMIZERS, build_network, layer_plan, make_optimizer, n_weights
 from tinygrad_np._io import atomic_savez, load_npz
 from tinygrad_np._training import CURVES, TrainingState
+from tinygrad_np._validation import check_params
 from tinygrad_np._validation import is_int as _is_int
 
 FORMAT = "tinygrad_np.DeepNeuralNetworkClassifier/2"
@@ -30,8 +32,6 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 def check_savable(clf: Any) -> None:
     """ValueError unless `optimizer` and `initializer` are names: an object cannot be written as
     data, and a classifier reloaded without it could not continue training the same way."""
-    from tinygrad_np.classifier import INITIALIZERS, OPTIMIZERS  # the classifier imports this module
-
     for name, choices in (("optimizer", OPTIMIZERS), ("initializer", INITIALIZERS)):
         value = getattr(clf, name)
         if not isinstance(value, str):
@@ -84,14 +84,14 @@ def load(cls: type, path: str | os.PathLike) -> Any:
         if unknown:
             raise ValueError(f"unknown parameter(s) {', '.join(unknown)}")
         clf = cls(**params)
-        p = clf._checked_params()
+        p = check_params(clf)
         dims = (meta["n_features_in"], *p["sizes"], len(classes))
-        plan = clf._plan(p["sizes"], dims[0], len(classes))
-        implied, held = clf._n_weights(plan), sum(v.size for v in state.values())
+        plan = layer_plan(clf.model, clf.batch_norm, p["sizes"], dims[0], len(classes))
+        implied, held = n_weights(plan), sum(v.size for v in state.values())
         if implied != held:  # checked before building: crafted sizes must not allocate beyond the file
             raise ValueError(f"the layer sizes {dims} need {implied} weights, the file holds {held}")
-        model = clf._build(plan, _weights_dtype(state) if p["dtype"] is None else p["dtype"],
-                           np.random.default_rng(0))
+        model = build_network(plan, clf.activation, clf.initializer,
+                              _weights_dtype(state) if p["dtype"] is None else p["dtype"], np.random.default_rng(0))
         model.load_state_dict(state)  # checks names and shapes
         training = TrainingState(model, None, None, {k: list(meta.get(k, [])) for k in CURVES}, meta["n_iter"],
                                  meta.get("t", 0), meta.get("best_loss"), meta.get("validation_scores"),
@@ -130,7 +130,7 @@ def _loaded_optimizer(clf: Any, model: Any, saved: Any, arrays: dict[str, np.nda
             if not index.isdigit() or int(index) not in state:
                 raise ValueError(f"array {name!r} belongs to no parameter with a step count")
             state[int(index)][entry] = v
-    opt = clf._make_optimizer(list(model.parameters()))
+    opt = make_optimizer(clf.optimizer, clf.lr, list(model.parameters()))
     opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
     return opt
 

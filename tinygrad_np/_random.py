@@ -38,3 +38,11 @@ def make_rng(rng: Any) -> np.random.Generator:
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(rng)
     raise TypeError(f"rng must be an np.random.Generator, an int seed or None, got {type(rng).__name__}")
+
+
+def from_random_state(random_state: Any) -> np.random.Generator:
+    """A Generator from a scikit-learn `random_state`: as `make_rng`, and a legacy RandomState is
+    drawn from (so it advances, as scikit-learn's estimators do)."""
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    return make_rng(random_state)

@@ -1,5 +1,6 @@
 """Checks of estimator inputs with scikit-learn's contract (its error types and wording), without
 importing scikit-learn: `DeepNeuralNetworkClassifier` uses them so that `check_estimator` passes.
+`check_params` validates the classifier's hyperparameters, as its `fit` does first.
 
 scikit-learn is never imported here (importing it sets process-wide environment variables).  When
 the program has imported it already, the exception and warning classes raised are subclasses of
@@ -14,6 +15,8 @@ import warnings
 from typing import Any
 
 import numpy as np
+
+from tinygrad_np._architecture import ACTIVATIONS, INITIALIZERS, MODELS, OPTIMIZERS
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -139,3 +142,133 @@ def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
 def is_int(v: Any) -> bool:
     """An integer (Python or NumPy), not a bool."""
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def check_labels(y: Any, n: int, estimator: str, name: str = "y") -> tuple[np.ndarray, bool]:
+    """(labels, one_hot): labels (N,) as given, or the argmax of one-hot rows (N, C); y must have
+    `n` rows."""
+    y = check_targets(y, estimator, name)
+    if y.ndim == 2 and y.shape[1] > 1:
+        if y.dtype.kind not in "biuf" or not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
+            raise ValueError(f"{name} of shape {y.shape} is not one-hot (rows of zeros with a single 1)")
+        labels, one_hot = y.argmax(axis=1), True
+    elif y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+        labels, one_hot = y.reshape(-1), False
+    else:
+        raise ValueError(f"{name} must be labels (N,) or one-hot rows (N, C), got shape {y.shape}")
+    if len(labels) != n:
+        raise ValueError(f"{name} has {len(labels)} labels but X has {n} samples")
+    return labels, one_hot
+
+
+def weighted_rows(X: np.ndarray, y_idx: np.ndarray, sample_weight: Any,
+                  classes: np.ndarray, min_classes: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(X, y_idx, weight) without the rows of weight 0; weight None when all are equal.  `classes`
+    names a class in the error when fewer than `min_classes` classes keep a positive weight."""
+    w = check_sample_weight(sample_weight, len(X))
+    if w is None:
+        return X, y_idx, None
+    if not w.all():
+        keep = w > 0
+        X, y_idx, w = X[keep], y_idx[keep], w[keep]
+        if len(np.unique(y_idx)) < min_classes:
+            raise ValueError(f"only one class ({plain_label(classes[y_idx[0]])!r}) has samples of positive "
+                             "sample_weight; a classifier needs at least two")
+    return X, y_idx, (None if (w == w[0]).all() else w)
+
+
+def plain_label(v: Any) -> Any:
+    """A class label as a plain Python value, for messages (1, not np.int64(1))."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def check_params(clf: Any) -> dict[str, Any]:
+    """Validate every hyperparameter of the `DeepNeuralNetworkClassifier` `clf`; return
+    {"sizes": hidden widths (tuple), "dtype": None or a float dtype, "epochs": int}.  Changes nothing."""
+    sizes = clf.hidden_layer_sizes
+    sizes = (sizes,) if is_int(sizes) else sizes
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        sizes = None
+    if sizes is None or not all(is_int(n) and n >= 1 for n in sizes):
+        raise ValueError(f"hidden_layer_sizes must be a sequence of positive integers, got "
+                         f"{clf.hidden_layer_sizes!r}")
+    if clf.model not in MODELS:
+        raise ValueError(f"unknown model {clf.model!r}; choose one of {', '.join(MODELS)}")
+    if not isinstance(clf.batch_norm, (bool, np.bool_)):
+        raise ValueError(f"batch_norm must be True or False, got {clf.batch_norm!r}")
+    if clf.activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {clf.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    if isinstance(clf.initializer, str):
+        if clf.initializer not in INITIALIZERS:
+            raise ValueError(f"unknown initializer {clf.initializer!r}; choose one of "
+                             f"{', '.join(INITIALIZERS)} or pass an initializer instance")
+    elif not (callable(getattr(clf.initializer, "W", None)) and callable(getattr(clf.initializer, "B", None))):
+        raise ValueError(f"initializer must be a name or an object with W(n_in, n_out) and B(n_out) "
+                         f"methods, got {clf.initializer!r}")
+    if isinstance(clf.optimizer, str):
+        if clf.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {clf.optimizer!r}; choose one of {', '.join(OPTIMIZERS)} "
+                             "or pass a factory f(params, lr=...)")
+    elif not callable(clf.optimizer):
+        raise ValueError(f"optimizer must be a name or a callable factory, got {clf.optimizer!r}")
+    decay = clf.lr_decay
+    if isinstance(decay, bool) or not isinstance(decay, (int, float, np.floating)) or not 0 < decay <= 1:
+        raise ValueError(f"lr_decay must be a number in (0, 1], got {decay!r}")
+    lr = clf.lr
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating))
+                           or not np.isfinite(lr) or lr <= 0):
+        raise ValueError(f"lr must be a positive finite number or None, got {lr!r}")
+    epochs = _checked_epochs(clf)
+    bs = clf.batch_size
+    if not (isinstance(bs, str) and bs == "auto") and (not is_int(bs) or bs < 1):
+        raise ValueError(f"batch_size must be a positive integer or 'auto', got {bs!r}")
+    dtype = None
+    if clf.dtype is not None:  # np.dtype(None) would be float64
+        try:
+            dtype = np.dtype(clf.dtype)
+        except TypeError:
+            pass
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype must be None, 'float32' or 'float64', got {clf.dtype!r}")
+    bt = clf.blas_threads
+    if bt is not None and (not is_int(bt) or bt < 1):
+        raise ValueError(f"blas_threads must be a positive integer or None, got {bt!r}")
+    if not isinstance(clf.jit, bool):
+        raise ValueError(f"jit must be True or False, got {clf.jit!r}")
+    rs = clf.random_state
+    if not (rs is None or is_int(rs) or isinstance(rs, (np.random.Generator, np.random.RandomState))):
+        raise ValueError(f"random_state must be an int, a numpy.random.Generator, a numpy.random.RandomState "
+                         f"or None, got {rs!r}")
+    _check_mlp_params(clf)
+    return dict(sizes=sizes, dtype=dtype, epochs=epochs)
+
+
+def _checked_epochs(clf: Any) -> int:
+    """`epochs` or its alias `max_iter` (scikit-learn's name); both given must agree."""
+    for name in ("epochs", "max_iter"):
+        v = getattr(clf, name)
+        if v is not None and (not is_int(v) or v < 1):
+            raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
+    if clf.epochs is not None and clf.max_iter is not None and clf.epochs != clf.max_iter:
+        raise ValueError(f"epochs={clf.epochs!r} and max_iter={clf.max_iter!r} differ: max_iter is "
+                         "scikit-learn's name for epochs; give one of them")
+    return int(clf.max_iter if clf.max_iter is not None else clf.epochs if clf.epochs is not None else 10)
+
+
+def _check_mlp_params(clf: Any) -> None:
+    """The MLPClassifier parameters: alpha, tol >= 0, n_iter_no_change >= 1, validation_fraction
+    in [0, 1), early_stopping and warm_start booleans."""
+    for name in ("alpha", "tol"):
+        v = getattr(clf, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not (0 <= v < np.inf):
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    if not is_int(clf.n_iter_no_change) or clf.n_iter_no_change < 1:
+        raise ValueError(f"n_iter_no_change must be a positive integer, got {clf.n_iter_no_change!r}")
+    vf = clf.validation_fraction
+    if isinstance(vf, bool) or not isinstance(vf, (int, float, np.floating)) or not 0 <= vf < 1:
+        raise ValueError(f"validation_fraction must be a number in [0, 1), got {vf!r}")
+    for name in ("early_stopping", "warm_start"):
+        if not isinstance(getattr(clf, name), (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {getattr(clf, name)!r}")
