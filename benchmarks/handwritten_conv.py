@@ -4,10 +4,12 @@ conv 3x3 (1 -> 16, padding 1) -> ReLU -> max pool 2 -> conv 3x3 (16 -> 32, paddi
 -> max pool 2 -> flatten (in (C, H, W) order, as PyTorch) -> FC 1568 -> 128 -> ReLU -> FC 128 -> 10,
 softmax cross-entropy (batch mean), plain SGD.
 
-Skilled means: activations stay channels-last (N, H, W, C) so each layer's im2col copy reads
-runs of channels; a convolution is one copy into the column matrix and one GEMM, its backward
-one GEMM per gradient and 9 strided slice-adds for dx (skipped for the input images); each
-convolution's weights are kept as the (KH*KW*C, F) matrix the GEMM uses; ReLU works in place;
+Skilled means (at least the kernels tinygrad_np.ops.conv uses): activations stay channels-last
+(N, H, W, C) so each layer's im2col copy reads runs of channels; a convolution is one copy into
+the column matrix and one GEMM, its backward one GEMM for dW and db together and one for the
+column gradient, then 9 strided slice-adds for dx (skipped for the input images); each
+convolution's weights and bias are kept as the (KH*KW*C + 1, F) matrix the GEMM uses (the bias
+as its last row, against a column of ones); ReLU works in place;
 max pooling is the maximum of the 4 offsets' strided views, with the first maximum's offset
 found by unsigned arithmetic (no masked assignment) and kept for the backward (PyTorch's choice
 on ties); SGD updates in place.
@@ -35,33 +37,47 @@ def init_params(dtype, seed=0):
     return [p.astype(dtype) for p in params]
 
 
-def _conv_forward(x, Wm, b):
-    """x (N, H, W, C) channels-last, Wm (9*C, F): 3x3 convolution, padding 1 -> (N, H, W, F) and the columns."""
+def _conv_forward(x, Wb):
+    """x (N, H, W, C) channels-last, Wb (9*C + 1, F): 3x3 convolution + bias, padding 1 -> (N, H, W, F)
+    and the column matrix (N*H*W, 9*C + 1)."""
     n, h, w, c = x.shape
     xp = np.zeros((n, h + 2, w + 2, c), x.dtype)
     xp[:, 1:-1, 1:-1] = x
     s0, s1, s2, s3 = xp.strides
-    win = as_strided(xp, (n, h, w, 3, 3, c), (s0, s1, s2, s1, s2, s3), writeable=False)
-    cols = win.reshape(n * h * w, 9 * c)  # the copy
-    y = cols @ Wm
-    y += b
+    k, m = 9 * c, n * h * w
+    if 3 * c < w:
+        # A window row of channels (3 * C) shorter than an output row (the one-channel images):
+        # build the columns transposed, (9*C + 1, N*H*W), so the copy's inner loop runs along
+        # output rows rather than 3-element window rows; the GEMM reads the transpose for free.
+        win = as_strided(xp, (3, 3, c, n, h, w), (s1, s2, s3, s0, s1, s2), writeable=False)
+        cols_t = np.empty((k + 1, m), x.dtype)
+        cols_t[:k].reshape(3, 3, c, n, h, w)[...] = win  # the copy
+        cols = cols_t.T
+    else:
+        win = as_strided(xp, (n, h, w, 3, 3, c), (s0, s1, s2, s1, s2, s3), writeable=False)
+        cols = np.empty((m, k + 1), x.dtype)
+        cols[:, :k].reshape(n, h, w, 3, 3, c)[...] = win  # the copy
+    # The bias rides in the GEMM on a column of ones: no separate pass adding it here, and db
+    # comes out of the dW GEMM in the backward (a pass of its own would loop over rows only F long).
+    cols[:, k] = 1
+    y = cols @ Wb
     return y.reshape(n, h, w, -1), cols
 
 
-def _conv_backward(g, cols, Wm, x_shape):
-    """g (N, H, W, F) -> (dx (N, H, W, C) or None when x_shape is None, dWm, db)."""
+def _conv_backward(g, cols, Wb, x_shape):
+    """g (N, H, W, F) -> (dx (N, H, W, C) or None when x_shape is None, dWb (9*C + 1, F): the
+    weights' and (last row) the bias's gradient)."""
     g2 = g.reshape(-1, g.shape[-1])
-    dWm = cols.T @ g2
-    db = g2.sum(axis=0)
+    dWb = cols.T @ g2  # the ones column gives db
     if x_shape is None:
-        return None, dWm, db
+        return None, dWb
     n, h, w, c = x_shape
-    dcols = (g2 @ Wm.T).reshape(n, h, w, 3, 3, c)
+    dcols = (g2 @ Wb[:-1].T).reshape(n, h, w, 3, 3, c)
     dxp = np.zeros((n, h + 2, w + 2, c), g.dtype)
     for i in range(3):
         for j in range(3):
             dxp[:, i:i + h, j:j + w] += dcols[:, :, :, i, j]
-    return dxp[:, 1:-1, 1:-1], dWm, db
+    return dxp[:, 1:-1, 1:-1], dWb
 
 
 def _pool_forward(x):
@@ -91,23 +107,25 @@ class HandwrittenCNN:
 
     def __init__(self, params, lr):
         W1, b1, W2, b2, W3, b3, W4, b4 = (np.array(p) for p in params)
-        # the GEMM layout of each convolution: rows ordered (kernel row, kernel column, input channel)
-        self.W1, self.W2 = (W.transpose(2, 3, 1, 0).reshape(-1, W.shape[0]).copy() for W in (W1, W2))
-        self.b1, self.b2, self.W3, self.b3, self.W4, self.b4 = b1, b2, W3, b3, W4, b4
+        # the GEMM layout of each convolution: rows ordered (kernel row, kernel column, input
+        # channel), then the bias as the last row
+        self.Wb1, self.Wb2 = (np.vstack([W.transpose(2, 3, 1, 0).reshape(-1, W.shape[0]), b[None]])
+                              for W, b in ((W1, b1), (W2, b2)))
+        self.W3, self.b3, self.W4, self.b4 = W3, b3, W4, b4
         self.lr = lr
         self._grads = None
 
     def _params(self):
-        return [self.W1, self.b1, self.W2, self.b2, self.W3, self.b3, self.W4, self.b4]
+        return [self.Wb1, self.Wb2, self.W3, self.b3, self.W4, self.b4]
 
     def loss_and_grads(self, X, y):
         """Forward and backward on X (N, 784), labels y (N,); keeps the gradients; returns the mean loss."""
         n = len(X)
         x0 = X.reshape(n, SIDE, SIDE, 1)                          # one channel: NHWC = NCHW
-        a1, cols1 = _conv_forward(x0, self.W1, self.b1)
+        a1, cols1 = _conv_forward(x0, self.Wb1)
         np.maximum(a1, 0, out=a1)
         p1, idx1 = _pool_forward(a1)
-        a2, cols2 = _conv_forward(p1, self.W2, self.b2)
+        a2, cols2 = _conv_forward(p1, self.Wb2)
         np.maximum(a2, 0, out=a2)
         p2, idx2 = _pool_forward(a2)
         flat = p2.transpose(0, 3, 1, 2).reshape(n, -1)           # (C, H, W) order, as the framework's Flatten
@@ -135,11 +153,11 @@ class HandwrittenCNN:
         dp2 = dflat.reshape(p2.shape[0], p2.shape[3], p2.shape[1], p2.shape[2]).transpose(0, 2, 3, 1)
         da2 = _pool_backward(dp2, idx2, a2.shape, dflat.dtype)
         da2 *= a2 > 0
-        dp1, dW2, db2 = _conv_backward(da2, cols2, self.W2, p1.shape)
+        dp1, dWb2 = _conv_backward(da2, cols2, self.Wb2, p1.shape)
         da1 = _pool_backward(dp1, idx1, a1.shape, dflat.dtype)
         da1 *= a1 > 0
-        _, dW1, db1 = _conv_backward(da1, cols1, self.W1, None)
-        self._grads = [dW1, db1, dW2, db2, dW3, db3, dW4, db4]
+        _, dWb1 = _conv_backward(da1, cols1, self.Wb1, None)
+        self._grads = [dWb1, dWb2, dW3, db3, dW4, db4]
         return loss
 
     def update(self):
@@ -153,12 +171,11 @@ class HandwrittenCNN:
 
     @staticmethod
     def _framework_layout(arrays):
-        """Conv weight matrices back to (F, C, 3, 3); the rest as they are."""
-        out = list(arrays)
-        for i, c_in in ((0, CHANNELS[0]), (2, CHANNELS[1])):
-            Wm = out[i]
-            out[i] = Wm.reshape(3, 3, c_in, -1).transpose(3, 2, 0, 1)
-        return out
+        """The conv matrices back to W (F, C, 3, 3) and b (F,); the rest as they are."""
+        out = []
+        for Wb, c_in in zip(arrays[:2], CHANNELS):
+            out += [Wb[:-1].reshape(3, 3, c_in, -1).transpose(3, 2, 0, 1), Wb[-1]]
+        return out + list(arrays[2:])
 
     def grads(self):
         return self._framework_layout(self._grads)

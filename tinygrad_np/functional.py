@@ -142,6 +142,9 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
 # ---- convolution, pooling, batch normalisation (the ops in tinygrad_np.ops.conv) -----------------
 def _pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints, each >= minimum, as a pair (TypeError / ValueError naming `op`)."""
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is type(value[1]) is int \
+            and value[0] >= minimum and value[1] >= minimum:  # what layers pass at every call: no more checks
+        return value
     items = (value, value) if isinstance(value, (int, np.integer)) else value
     if not (isinstance(items, (tuple, list)) and len(items) == 2 and _is_int(items[0]) and _is_int(items[1])):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
