@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
-from bench_mlp import _pct, blas_info, load_data, print_info, rel_diff, time_config  # noqa: E402
+from bench_mlp import _pct, blas_info, load_data, print_info, rel_diff, time_config, tinygrad_step  # noqa: E402
 
 CONFIGS = [dict(name="b32 f32 SGD", batch=32, block=6, rounds=20),
            dict(name="b128 f32 SGD", batch=128, block=2, rounds=16)]
@@ -55,9 +55,7 @@ RATIOS = [("control/hw", "control", "hand-written"), ("tg/hw", "tinygrad_np", "h
 
 # ---- variants ----------------------------------------------------------------------------------
 def make_tinygrad(params):
-    import numpy as np
-    import tinygrad_np.functional as F
-    from tinygrad_np import Tensor, nn, optim
+    from tinygrad_np import nn, optim
     from handwritten_conv import CHANNELS, HIDDEN, SIDE
 
     (c0, c1, c2), side = CHANNELS, SIDE // 4
@@ -66,25 +64,7 @@ def make_tinygrad(params):
                           nn.Flatten(), nn.FC(c2 * side * side, HIDDEN), nn.ReLU(), nn.FC(HIDDEN, 10))
     for p, value in zip(model.parameters(), params):
         p.data = value.copy()
-    optimizer = optim.SGD(model.parameters(), lr=LR)
-
-    def step(X, y):
-        optimizer.zero_grad()
-        loss = F.softmax_cross_entropy(model(Tensor(X)), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    def check(X, y):
-        optimizer.zero_grad()
-        loss = F.softmax_cross_entropy(model(Tensor(X)), y)
-        loss.backward()
-        grads = [np.array(p.grad) for p in model.parameters()]
-        optimizer.step()
-        return float(loss.item()), grads, [np.array(p.data) for p in model.parameters()]
-
-    step.check = check
-    return step
+    return tinygrad_step(model, optim.SGD(model.parameters(), lr=LR))
 
 
 def make_torch(params, threads):

@@ -129,8 +129,7 @@ def make_tinygrad(params, act, opt, lr):
     weights are copied into the Parameters the layers created (np.copyto: never rebound).
     """
     import numpy as np
-    import tinygrad_np.functional as F
-    from tinygrad_np import Tensor, init, nn, optim
+    from tinygrad_np import init, nn, optim
 
     Act = nn.ReLU if act == "relu" else nn.Tanh
     layers = []
@@ -143,6 +142,15 @@ def make_tinygrad(params, act, opt, lr):
             layers.append(Act())
     model = nn.Sequential(*layers)
     optimizer = {"sgd": optim.SGD, "adagrad": optim.AdaGrad, "adam": optim.Adam}[opt](model.parameters(), lr=lr)
+    return tinygrad_step(model, optimizer)
+
+
+def tinygrad_step(model, optimizer):
+    """The training step as users write it, softmax cross-entropy on `model`'s logits; its
+    `.check(X, y)` takes the step and returns (loss, gradients, updated weights) as copies."""
+    import numpy as np
+    import tinygrad_np.functional as F
+    from tinygrad_np import Tensor
 
     def step(X, y):
         optimizer.zero_grad()
