@@ -207,6 +207,21 @@ def test_partial_fit_errors():
         clf.partial_fit(X, y + 4)
     with pytest.raises(ValueError, match="X has 4 features, but DeepNeuralNetworkClassifier is expecting 5"):
         clf.partial_fit(X[:, :4], y)
+    with pytest.raises(ValueError, match=r"y has 3 one-hot columns, classes has 4"):
+        clf.partial_fit(X, np.eye(3, dtype=int)[y % 3])
+    before = [p.data.copy() for p in clf.model_.parameters()]
+    with pytest.raises(ValueError, match=r"has classes not in `self.classes_`: \[4, 5, 6\]; `self.classes_` has "
+                                         r"\[0, 1, 2, 3\]"):
+        clf.partial_fit(X, y + 4)
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, clf.model_.parameters()))
+
+
+def test_validation_labels_must_match_the_training_classes():
+    X, y = blobs()
+    with pytest.raises(ValueError, match=r"y_val has labels not seen in y: \[7\]"):
+        small().fit(X, y, X_val=X[:10], y_val=np.full(10, 7))
+    with pytest.raises(ValueError, match="y_val has 2 one-hot columns, y has 3"):
+        small().fit(X, y, X_val=X[:10], y_val=np.eye(2, dtype=int)[y[:10] % 2])
 
 
 def test_a_format_1_file_still_loads_and_resumes(tmp_path):

@@ -161,6 +161,25 @@ def check_labels(y: Any, n: int, estimator: str, name: str = "y") -> tuple[np.nd
     return labels, one_hot
 
 
+def class_indices(y: Any, labels: np.ndarray, one_hot: bool, classes: np.ndarray, name: str, against: str,
+                  unseen_message: str) -> np.ndarray:
+    """`check_labels`' labels of `y` as indices into the sorted `classes` (np.intp, (N,)).
+
+    One-hot rows must have a column per class (else a ValueError naming `name` and `against`);
+    other labels must all be in `classes`, else `unseen_message` is raised, formatted with
+    `unseen` (the first five such labels) and `classes`.
+    """
+    if one_hot:
+        columns = np.asarray(y).shape[1]
+        if columns != len(classes):
+            raise ValueError(f"{name} has {columns} one-hot columns, {against} has {len(classes)}")
+        return labels.astype(np.intp)
+    unseen = np.setdiff1d(labels, classes)
+    if len(unseen):
+        raise ValueError(unseen_message.format(unseen=unseen[:5].tolist(), classes=classes.tolist()))
+    return np.searchsorted(classes, labels).astype(np.intp)
+
+
 def weighted_rows(X: np.ndarray, y_idx: np.ndarray, sample_weight: Any,
                   classes: np.ndarray, min_classes: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(X, y_idx, weight) without the rows of weight 0; weight None when all are equal.  `classes`

@@ -25,7 +25,7 @@ from tinygrad_np._architecture import CNN_CHANNELS  # noqa: F401  (re-exported: 
 from tinygrad_np._random import from_random_state
 from tinygrad_np._training import CURVES, TrainingDivergedError, TrainingState, hold_out, sync_ranks, train
 from tinygrad_np._validation import (NotFittedError, check_labels, check_params, check_sample_weight, check_targets,
-                                     check_X, plain_label, sklearn_flavour, weighted_rows)
+                                     check_X, class_indices, plain_label, sklearn_flavour, weighted_rows)
 from tinygrad_np.autograd import no_grad
 from tinygrad_np.tensor import Tensor
 
@@ -210,16 +210,8 @@ class DeepNeuralNetworkClassifier:
         if X_val is not None:
             Xv = self._checked_X(X_val, dtype, X.shape[1], "X_val")
             val_labels, val_one_hot = self._checked_y(y_val, len(Xv), "y_val")
-            if val_one_hot:
-                if np.asarray(y_val).shape[1] != len(classes):
-                    raise ValueError(f"y_val has {np.asarray(y_val).shape[1]} one-hot columns, y has {len(classes)}")
-                yv_idx = val_labels.astype(np.intp)
-            else:
-                unseen = np.setdiff1d(val_labels, classes)
-                if len(unseen):
-                    raise ValueError(f"y_val has labels not seen in y: {unseen[:5].tolist()}")
-                yv_idx = np.searchsorted(classes, val_labels).astype(np.intp)
-            val = (Xv, yv_idx)
+            val = (Xv, class_indices(y_val, val_labels, val_one_hot, classes, "y_val", "y",
+                                     "y_val has labels not seen in y: {unseen}"))
 
         if continuing:
             state = self._resumed(classes, X.shape[1], p)
@@ -260,16 +252,8 @@ class DeepNeuralNetworkClassifier:
             raise ValueError("classes must be passed on the first call to partial_fit")
         if len(classes) < 2:
             raise ValueError(f"classes has {len(classes)} label(s); a classifier needs at least two")
-        if one_hot:
-            if np.asarray(y).shape[1] != len(classes):
-                raise ValueError(f"y has {np.asarray(y).shape[1]} one-hot columns, classes has {len(classes)}")
-            y_idx = labels.astype(np.intp)
-        else:
-            unseen = np.setdiff1d(labels, classes)
-            if len(unseen):
-                raise ValueError(f"`y` has classes not in `self.classes_`: {unseen[:5].tolist()}; "
-                                 f"`self.classes_` has {classes.tolist()}")
-            y_idx = np.searchsorted(classes, labels).astype(np.intp)
+        y_idx = class_indices(y, labels, one_hot, classes, "y", "classes",
+                              "`y` has classes not in `self.classes_`: {unseen}; `self.classes_` has {classes}")
         X, y_idx, weight = weighted_rows(X, y_idx, sample_weight, classes, min_classes=1)
         state = self._resumed(classes, X.shape[1], p) if fitted else self._started(p, X.shape[1], len(classes))
         sync_ranks(state, (X.shape, X.dtype.name, len(classes), None))
