@@ -772,3 +772,18 @@ def test_an_existing_grad_that_cannot_accumulate_fails_before_any_change(old) ->
     b.grad = None
     loss.backward()  # the graph is intact
     np.testing.assert_array_equal(a.grad, [1.0, 1.0])
+
+
+def test_softmax_cross_entropy_backward_twice_with_retain_graph_gives_the_same_gradient() -> None:
+    # The forward leaves softmax - onehot in its own array; the backward must not consume it.
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    loss = F.softmax_cross_entropy(x, np.array([0, 2, 1, 1, 0]))
+    loss.backward(retain_graph=True)
+    first = x.grad.copy()
+    x.grad = None
+    loss.backward()
+    p = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
+    p[np.arange(5), [0, 2, 1, 1, 0]] -= 1
+    np.testing.assert_allclose(first, p / 5, rtol=1e-12)
+    np.testing.assert_array_equal(x.grad, first)

@@ -84,6 +84,16 @@ def test_bad_class_labels(labels, message) -> None:
         F.softmax_cross_entropy(leaf(LOGITS), labels)
 
 
+@pytest.mark.parametrize("labels, bad", [(np.array([0, 4, 1]), 4), (np.array([2, -1, -3], np.int32), -1),
+                                         (np.array([9], np.uint8), 9)])
+def test_the_loss_primitive_checks_its_labels_itself(labels, bad) -> None:
+    # The check lives in the op's forward, so a direct call (and a jit's replay) is checked too.
+    from tinygrad_np import ops
+    logits = leaf(np.zeros((len(labels), 4)))
+    with pytest.raises(ValueError, match=f"label {bad} is out of range for 4 classes"):
+        ops.SoftmaxCrossEntropy.apply(logits, labels, reduction="mean")
+
+
 @pytest.mark.parametrize("logits, target, kwargs", [
     (LOGITS, np.full((3, 3), 1 / 3), {}),           # probabilities of the wrong shape
     (LOGITS, np.zeros((3, 4, 1)), {}),

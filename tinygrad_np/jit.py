@@ -22,8 +22,9 @@ Semantics:
 * **What is captured.**  Every `Function` call (the library's ops and user Functions: the
   same static `forward` and `backward` are called on the new arrays), the order and the
   summation of the backward pass, `Optimizer.zero_grad`, `Module.zero_grad` and
-  `Optimizer.step`, and the steps marked `replayed` (Dropout's random draw, the label check
-  of `F.softmax_cross_entropy`, `nn.utils.clip_grad_norm_` / `clip_grad_value_`).  So a
+  `Optimizer.step`, and the steps marked `replayed` (Dropout's random draw,
+  `nn.utils.clip_grad_norm_` / `clip_grad_value_`).  (Checks inside an op's forward, such as
+  softmax cross-entropy's label check, run again with it.)  So a
   replay computes exactly what eager mode computes: the same NumPy calls on the same arrays
   in the same order.  What a replay skips is the Python
   around them: Tensor and context objects, argument checks that depend only on shapes, the

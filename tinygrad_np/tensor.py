@@ -24,7 +24,7 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     converted to it.  Complex, string and object data raise TypeError.
     """
     if dtype is None and isinstance(data, (np.ndarray, np.generic)) and data.dtype in _FLOATS:
-        return np.asarray(data)
+        return data if type(data) is np.ndarray else np.asarray(data)
     try:
         arr = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as e:
@@ -291,8 +291,7 @@ class Tensor:
             if self._data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for a single-element "
                                    f"output; pass a gradient of shape {self.shape}")
-            grad = np.empty(self._data.shape, self._data.dtype)
-            grad.fill(1)
+            grad = np.ones(self._data.shape, self._data.dtype) if self._data.ndim else np.array(1, self._data.dtype)
         else:
             try:
                 given = np.asarray(grad.data if isinstance(grad, Tensor) else grad)

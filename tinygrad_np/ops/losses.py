@@ -7,6 +7,8 @@ from tinygrad_np.ops.checks import require_float
 from tinygrad_np.ops.elementwise import sigmoid
 from tinygrad_np.tensor import Function
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # integer labels' unsigned views, by itemsize
+
 
 class Softmax(Function):
     """exp(x) / sum(exp(x)) along `axis`, computed max-subtracted; same shape as x."""
@@ -53,7 +55,9 @@ class LogSoftmax(Function):
 class SoftmaxCrossEntropy(Function):
     """Cross-entropy of softmax(logits) (N, C) against integer labels (N,) or probabilities (N, C).
 
-    d/dlogits = (softmax * sum_c target - target) * scale, where scale is 1/N for "mean".
+    d/dlogits = (softmax * sum_c target - target) * scale, where scale is 1/N for "mean".  With
+    labels, the forward checks them (a ValueError names the first out of range) and leaves
+    softmax - onehot in its own softmax array, so the backward is one scaling.
     """
 
     @staticmethod
@@ -67,8 +71,14 @@ class SoftmaxCrossEntropy(Function):
         e /= s
         n = len(logits)
         if target.ndim == 1:
+            c = logits.shape[1]
+            # One reduction checks both ends: viewed as unsigned, a negative label is huge.
+            if n and np.maximum.reduce(target.view(_UNSIGNED[target.itemsize])) >= c:
+                raise ValueError(f"label {target[(target < 0) | (target >= c)][0]} is out of range for {c} "
+                                 f"classes")
             rows = np.arange(n)
             losses = log_s[:, 0] - shifted[rows, target]
+            e[rows, target] -= 1  # softmax - onehot, in the softmax array this op owns
         else:
             neg_log_p = log_s - shifted
             losses = (target * neg_log_p).sum(axis=1)
@@ -84,18 +94,17 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        probs, target = ctx.saved_tensors
-        n = len(probs)
+        e, target = ctx.saved_tensors  # e: softmax, or with labels softmax - onehot (see forward)
+        n = len(e)
         if ctx.reduction == "none":
             scale = grad[:, None]
         else:
             scale = grad / n if ctx.reduction == "mean" and n else grad
         if target.ndim == 1:
-            d = probs.copy()
-            d[np.arange(n), target] -= 1
+            d = np.multiply(e, scale, dtype=e.dtype)
         else:
-            d = probs * target.sum(axis=1, keepdims=True) - target
-        d *= scale
+            d = e * target.sum(axis=1, keepdims=True) - target
+            d *= scale
         dt = ctx.neg_log_p * scale if ctx.needs_input_grad[1] else None
         return d, dt
 
