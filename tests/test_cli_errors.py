@@ -1,6 +1,7 @@
 """The command line's user errors (issue 10, findings 6, 8 and 11): each is one line on stderr and
 exit status 2 (usage) or 1 (runtime), never a traceback; output paths are checked before training."""
 import os
+import re
 import sys
 
 import pytest
@@ -127,3 +128,21 @@ def test_save_through_a_symlink_writes_its_target(capsys, tmp_path):
     assert code == 0, err
     assert (tmp_path / "link.npz").is_symlink()
     assert DeepNeuralNetworkClassifier.load(target).hidden_layer_sizes == (8,)
+
+
+@pytest.mark.parametrize("parse, good, bad, expected", [
+    ("nonnegative_int", [("0", 0), ("7", 7)], ["-1", "1.5", "x"], "an integer >= 0"),
+    ("positive_int", [("1", 1), ("20", 20)], ["0", "-3", "2.0", ""], "a positive integer"),
+    ("positive_float", [("0.1", 0.1), ("3", 3.0)], ["0", "-1", "nan", "inf", "x"], "a positive finite number"),
+    ("fraction", [("0", 0.0), ("0.2", 0.2)], ["1", "-0.1", "nan", "x"], "a number in [0, 1)"),
+])
+def test_argument_types_accept_their_range_and_name_it_otherwise(parse, good, bad, expected) -> None:
+    import argparse
+
+    from tinygrad_np import _cli_args
+    fn = getattr(_cli_args, parse)
+    for text, value in good:
+        assert fn(text) == value
+    for text in bad:
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(f"expected {expected}, got {text!r}")):
+            fn(text)

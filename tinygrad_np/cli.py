@@ -28,11 +28,18 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from tinygrad_np import __version__, distributed, viz
-from tinygrad_np._images import MissingExtraError, image_rows
+from tinygrad_np._cli_args import CliError, Parser, fraction, nonnegative_int, positive_float, positive_int
+from tinygrad_np._cli_saved import add_commands, cmd_evaluate, cmd_predict
 from tinygrad_np._malloc import tune_malloc
 from tinygrad_np._threads import set_num_threads
-from tinygrad_np.classifier import (CNN_CHANNELS, INITIALIZERS, MODELS, OPTIMIZERS, DeepNeuralNetworkClassifier,
-                                    TrainingDivergedError)
+from tinygrad_np.classifier import (
+    CNN_CHANNELS,
+    INITIALIZERS,
+    MODELS,
+    OPTIMIZERS,
+    DeepNeuralNetworkClassifier,
+    TrainingDivergedError,
+)
 from tinygrad_np.data import train_val_split
 from tinygrad_np.datasets import mnist
 from tinygrad_np.nn import Module
@@ -61,84 +68,29 @@ MODEL_DEFAULTS = {
 }
 
 
-class CliError(Exception):
-    """A problem to report on one line; exit status 2 for a usage error, 1 for a runtime one."""
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad command line is one line on stderr (and exit status 2), as every error."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not (v > 0 and v != float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return v
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return v
-
-
 def _add_common(p: argparse.ArgumentParser, epochs: int, per_model: bool = False) -> None:
     """The training and data flags; with `per_model`, --epochs and --batch-size default by --model."""
     cnn = MODEL_DEFAULTS["cnn"]
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=_positive_int, default=None if per_model else epochs,
+    g.add_argument("--epochs", type=positive_int, default=None if per_model else epochs,
                    help=f"passes over the training set (default {epochs}"
                         + (f"; {cnn['epochs']} with --model cnn)" if per_model else ")"))
-    g.add_argument("--batch-size", type=_positive_int, default=None if per_model else 20,
+    g.add_argument("--batch-size", type=positive_int, default=None if per_model else 20,
                    help="examples per step; the loss is their mean (default 20"
                         + (f"; {cnn['batch_size']} with --model cnn)" if per_model else ")"))
-    g.add_argument("--seed", type=_nonnegative_int, default=0,
+    g.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seeds the weights, the shuffling and the validation split (default 0)")
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="weights and computation (default float32)")
     g.add_argument("--no-jit", dest="jit", action="store_false",
                    help="train with the eager step instead of the jitted one (same results)")
-    g.add_argument("--threads", type=_positive_int, default=1,
+    g.add_argument("--threads", type=positive_int, default=1,
                    help="BLAS threads for the whole run (needs threadpoolctl, the 'threads' extra); "
                         "1 is fastest at small batches (default 1)")
     d = p.add_argument_group("data")
-    d.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    d.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="train on the first N training examples only (quick runs)")
-    d.add_argument("--val-fraction", type=_fraction, default=0.2, metavar="F",
+    d.add_argument("--val-fraction", type=fraction, default=0.2, metavar="F",
                    help="share of the training examples held out for validation, as the seed did "
                         "(default 0.2; 0: none)")
     d.add_argument("--data", default=None, metavar="DIR",
@@ -150,7 +102,7 @@ def _add_common(p: argparse.ArgumentParser, epochs: int, per_model: bool = False
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: the subcommands (`mnist`, `compare`, `predict`, `evaluate`) and their flags."""
-    parser = _Parser(prog="tinygrad-np",
+    parser = Parser(prog="tinygrad-np",
                                      description="tinygrad_np: train on MNIST from the command line.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -163,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--model", choices=MODELS, default="mlp",
                    help="mlp: fully connected; cnn: conv 3x3 (16) -> max pool 2 -> conv 3x3 (32) -> max pool 2, "
                         "then the fully connected layers (default mlp)")
-    n.add_argument("--hidden", type=_positive_int, nargs="*", default=None, metavar="N",
+    n.add_argument("--hidden", type=positive_int, nargs="*", default=None, metavar="N",
                    help="hidden fully connected widths (default: 400 200 for mlp, 128 for cnn); none: "
                         "softmax regression on the inputs (or the convolutions' features)")
     n.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
@@ -174,10 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "the seed's (default auto)")
     n.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=None,
                    help="momentum = SGD with momentum 0.9 (default sgd; adam with --model cnn)")
-    n.add_argument("--lr", type=_positive_float, default=None,
+    n.add_argument("--lr", type=positive_float, default=None,
                    help="learning rate (default per optimizer: " +
                         ", ".join(f"{k} {v[2]:g}" for k, v in OPTIMIZERS.items()) + ")")
-    n.add_argument("--lr-decay", type=_positive_float, default=None, metavar="G",
+    n.add_argument("--lr-decay", type=positive_float, default=None, metavar="G",
                    help=f"multiply the learning rate by G after every epoch (default 1: constant; "
                         f"{MODEL_DEFAULTS['cnn']['lr_decay']:g} with --model cnn)")
     _add_common(m, epochs=10, per_model=True)
@@ -197,75 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--configs", nargs="+", choices=tuple(COMPARE), default=list(COMPARE), metavar="NAME",
                    help="which networks to train (default all: " + ", ".join(COMPARE) + ")")
     _add_common(c, epochs=5)
-    _add_use_commands(sub)
+    add_commands(sub)
     return parser
-
-
-# ---- using a saved model: predict, evaluate ----------------------------------------------------------
-def _add_use_commands(sub: Any) -> None:
-    p = sub.add_parser("predict", help="print the class of each image, one line each, with a saved model",
-                       description="Classify images with a classifier saved by `mnist --save`: one line per image, "
-                                   "in the order given.  IMAGES: IDX files (gzip or not, as MNIST ships), .npy "
-                                   "arrays (one image, a stack (N, 28, 28) or rows (N, 784)), or PNG files (one "
-                                   "image each; needs matplotlib, the 'plot' extra).  Integer pixels are scaled "
-                                   "by 1/255, float pixels taken as they are; MNIST digits are white on black.")
-    p.add_argument("--load", required=True, metavar="MODEL", help="the saved classifier (.npz)")
-    p.add_argument("images", nargs="+", metavar="IMAGES", help="files of images to classify")
-    p.add_argument("--proba", action="store_true",
-                   help="print each image's class probabilities (columns in the order of the classes)")
-    e = sub.add_parser("evaluate", help="print a saved model's accuracy and loss on the MNIST test set",
-                       description="Load a classifier saved by `mnist --save` and print its accuracy and mean "
-                                   "cross-entropy on the 10000 MNIST test images.")
-    e.add_argument("--load", required=True, metavar="MODEL", help="the saved classifier (.npz)")
-    e.add_argument("--limit", type=_positive_int, default=None, metavar="N",
-                   help="evaluate on the first N test examples only")
-    e.add_argument("--data", default=None, metavar="DIR", help="folder with the four MNIST IDX files")
-    e.add_argument("--download", action="store_true", help="if MNIST is found nowhere, download it")
-
-
-def _load_model(path: str) -> DeepNeuralNetworkClassifier:
-    try:
-        return DeepNeuralNetworkClassifier.load(path)
-    except ValueError as e:  # MissingFileError included
-        raise CliError(f"--load: {e}") from None
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    """Print one prediction per image row (class probabilities with `--proba`) from a saved
-    model; returns the exit status."""
-    clf = _load_model(args.load)
-    try:
-        X = np.concatenate([image_rows(path, clf.n_features_in_) for path in args.images])
-        out = clf.predict_proba(X) if args.proba else clf.predict(X)
-    except (ValueError, MissingExtraError) as e:
-        raise CliError(str(e)) from None
-    lines = (" ".join(f"{p:.6f}" for p in row) for row in out) if args.proba else (str(v) for v in out)
-    print("\n".join(lines), flush=True)
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Print a saved model's loss and accuracy on the MNIST test set; returns the exit status."""
-    clf = _load_model(args.load)
-    try:
-        _, (X, y) = mnist.load_data(args.data, flatten=True, normalize=True, download=args.download)
-    except (FileNotFoundError, ValueError, OSError) as e:
-        raise CliError(str(e)) from None
-    if args.limit is not None:
-        X, y = X[:args.limit], y[:args.limit]
-    if clf.n_features_in_ != X.shape[1]:
-        raise CliError(f"--load {args.load}: the model takes {clf.n_features_in_} features, MNIST images have "
-                       f"{X.shape[1]}")
-    unknown = np.setdiff1d(y, clf.classes_)
-    if len(unknown):
-        raise CliError(f"--load {args.load}: the model's classes {clf.classes_.tolist()} lack the MNIST labels "
-                       f"{unknown.tolist()}")
-    proba = clf.predict_proba(X).astype(np.float64)
-    p_true = proba[np.arange(len(y)), np.searchsorted(clf.classes_, y)]
-    loss = float(-np.log(np.maximum(p_true, np.finfo(np.float64).tiny)).mean())
-    acc = float(np.mean(clf.classes_[proba.argmax(axis=1)] == y))
-    print(f"test accuracy {100 * acc:.2f}%  test loss {loss:.4f}  ({len(y)} examples)", flush=True)
-    return 0
 
 
 def _load(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
