@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -49,6 +50,7 @@ _INSTALL_HINT = 'pip install "tinygrad_np[mpi]"'
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 
 _comm: Any = None
+_ABORT_GRACE_S = 0.2  # see abort()
 _MPI: Any = None
 
 
@@ -129,6 +131,9 @@ def abort(code: int = 1) -> None:
     if _comm is not None:
         sys.stdout.flush()
         sys.stderr.flush()
+        # MPI_Abort ends the job at once, and the launcher may not yet have forwarded what this
+        # rank just wrote (with MPICH's mpiexec the error line was lost in ~1 of 30 aborts): wait a moment.
+        time.sleep(_ABORT_GRACE_S)
         _comm.Abort(code)
 
 
