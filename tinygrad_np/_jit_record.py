@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_np.autograd import _store_leaf_grads, _unbroadcast
+from tinygrad_np.autograd import _ones_seed, _store_leaf_grads, _unbroadcast
 from tinygrad_np.tensor import Parameter, Tensor, as_array
 
 _STALE = object()  # returned by a replay whose parameters changed shape or dtype: record again
@@ -54,7 +54,7 @@ class _Recorder:
     """Built by one recording call; `finish` turns what the hooks saw into a `_Program`."""
 
     def __init__(self, flat: tuple[Any, ...]) -> None:
-        self.ns: dict[str, Any] = {"asarray": np.asarray, "empty": np.empty, "array": np.array, "tuple": tuple,
+        self.ns: dict[str, Any] = {"asarray": np.asarray, "_seed": _ones_seed, "array": np.array, "tuple": tuple,
                                    "_fix": _fix, "_store": _store_leaf_grads, "_fresh": _fresh, "_STALE": _STALE}
         self.names: dict[int, str] = {}   # id(constant) -> its name in ns
         self.head: list[str] = []         # read the arguments and the parameters' arrays
@@ -240,8 +240,7 @@ class _Recorder:
     def backward(self, root: Tensor, given: Any, done: list[Any], leaf_grads: dict[Tensor, Any]) -> None:
         s = self.var("s")
         if given is None:
-            self.lines.append(f"{s} = empty({self.const(root._data.shape)}, {self.const(root._data.dtype)})")
-            self.lines.append(f"{s}.fill(1)")
+            self.lines.append(f"{s} = _seed({self.const(root._data.shape)}, {self.const(root._data.dtype)})")
         else:
             self.lines.append(f"{s} = array({self.value(given, 'backward')}, dtype={self.const(root._data.dtype)})")
         interior: dict[int, str] = {}  # op number -> its output's gradient so far

@@ -99,6 +99,12 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
+def _ones_seed(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The gradient `backward()` starts from when none is given: ones of the (single-element)
+    output's shape and dtype (a 0-d output, the usual loss, in one NumPy call)."""
+    return np.ones(shape, dtype) if shape else np.array(1, dtype)
+
+
 def _unbroadcast(grad: np.ndarray, parent: Tensor, ctx: Function) -> np.ndarray:
     """Sum `grad` over the axes along which `parent` was broadcast."""
     shape = parent._data.shape

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_np.autograd import _grad_mode, _jit_state, _next_index, backward_pass
+from tinygrad_np.autograd import _grad_mode, _jit_state, _next_index, _ones_seed, backward_pass
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -291,7 +291,7 @@ class Tensor:
             if self._data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for a single-element "
                                    f"output; pass a gradient of shape {self.shape}")
-            grad = np.ones(self._data.shape, self._data.dtype) if self._data.ndim else np.array(1, self._data.dtype)
+            grad = _ones_seed(self._data.shape, self._data.dtype)
         else:
             try:
                 given = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
