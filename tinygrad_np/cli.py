@@ -32,14 +32,8 @@ from tinygrad_np._cli_args import CliError, Parser, fraction, nonnegative_int, p
 from tinygrad_np._cli_saved import add_commands, cmd_evaluate, cmd_predict
 from tinygrad_np._malloc import tune_malloc
 from tinygrad_np._threads import set_num_threads
-from tinygrad_np.classifier import (
-    CNN_CHANNELS,
-    INITIALIZERS,
-    MODELS,
-    OPTIMIZERS,
-    DeepNeuralNetworkClassifier,
-    TrainingDivergedError,
-)
+from tinygrad_np.classifier import (CNN_CHANNELS, INITIALIZERS, MODELS, OPTIMIZERS, DeepNeuralNetworkClassifier,
+                                    TrainingDivergedError)
 from tinygrad_np.data import train_val_split
 from tinygrad_np.datasets import mnist
 from tinygrad_np.nn import Module

@@ -132,7 +132,7 @@ def abort(code: int = 1) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         # MPI_Abort ends the job at once, and the launcher may not yet have forwarded what this
-        # rank just wrote (with MPICH's mpiexec the error line was lost in ~1 of 30 aborts): wait a moment.
+        # rank just wrote (with MPICH's mpiexec the error line was lost in about 1 abort in 100): wait a moment.
         time.sleep(_ABORT_GRACE_S)
         _comm.Abort(code)
 
