@@ -7,7 +7,8 @@ softmax cross-entropy (batch mean), plain SGD.
 Skilled means (at least the kernels tinygrad_np.ops.conv uses): activations stay channels-last
 (N, H, W, C) so each layer's im2col copy reads runs of channels; a convolution is one copy into
 the column matrix and one GEMM, its backward one GEMM for dW and db together and one for the
-column gradient, then 9 strided slice-adds for dx (skipped for the input images); each
+column gradient, then 9 strided slice-adds for dx (skipped for the input images); ReLU runs on
+the pooled output, max pooling and ReLU commuting (tinygrad_np's Sequential does the same); each
 convolution's weights and bias are kept as the (KH*KW*C + 1, F) matrix the GEMM uses (the bias
 as its last row, against a column of ones); ReLU works in place;
 max pooling is the maximum of the 4 offsets' strided views, with the first maximum's offset
@@ -123,11 +124,11 @@ class HandwrittenCNN:
         n = len(X)
         x0 = X.reshape(n, SIDE, SIDE, 1)                          # one channel: NHWC = NCHW
         a1, cols1 = _conv_forward(x0, self.Wb1)
-        np.maximum(a1, 0, out=a1)
         p1, idx1 = _pool_forward(a1)
+        np.maximum(p1, 0, out=p1)                                # ReLU after the pool: they commute
         a2, cols2 = _conv_forward(p1, self.Wb2)
-        np.maximum(a2, 0, out=a2)
         p2, idx2 = _pool_forward(a2)
+        np.maximum(p2, 0, out=p2)
         flat = p2.transpose(0, 3, 1, 2).reshape(n, -1)           # (C, H, W) order, as the framework's Flatten
         h = flat @ self.W3
         h += self.b3
@@ -151,11 +152,11 @@ class HandwrittenCNN:
         db3 = dh.sum(axis=0)
         dflat = dh @ self.W3.T
         dp2 = dflat.reshape(p2.shape[0], p2.shape[3], p2.shape[1], p2.shape[2]).transpose(0, 2, 3, 1)
+        dp2 *= p2 > 0                                            # in place: dp2 is a view of dflat
         da2 = _pool_backward(dp2, idx2, a2.shape, dflat.dtype)
-        da2 *= a2 > 0
         dp1, dWb2 = _conv_backward(da2, cols2, self.Wb2, p1.shape)
+        dp1 *= p1 > 0
         da1 = _pool_backward(dp1, idx1, a1.shape, dflat.dtype)
-        da1 *= a1 > 0
         _, dWb1 = _conv_backward(da1, cols1, self.Wb1, None)
         self._grads = [dWb1, dWb2, dW3, db3, dW4, db4]
         return loss

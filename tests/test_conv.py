@@ -220,6 +220,32 @@ def test_pooling_gradients(case):
     assert gradcheck(lambda x: F.avg_pool2d(x, kernel, stride, padding), x)
 
 
+@settings(max_examples=40)
+@given(hst.data())
+def test_max_pool_with_relu_equals_max_pool_of_relu_under_ties(data):
+    """Values from {-1, 0, 1} (ties, zeros, all-negative windows): the fused node gives the values
+    and gradients of ReLU then max pooling, exactly, as does Sequential(ReLU, MaxPool2d)."""
+    k = data.draw(hst.integers(1, 3))
+    padding, stride = data.draw(hst.integers(0, k // 2)), data.draw(hst.integers(1, 3))
+    shape = (2, 3, data.draw(hst.integers(k, 6)), data.draw(hst.integers(k, 6)))
+    x = data.draw(st.arrays(shape, elements=hst.sampled_from([-1.0, 0.0, 1.0])))
+    g = np.random.default_rng(1).uniform(0.5, 1.5, (shape[0], shape[1]) + tuple(
+        (side + 2 * padding - k) // stride + 1 for side in shape[2:]))
+    results = []
+    for run in (lambda t: F.max_pool2d(F.relu(t), k, stride, padding),
+                lambda t: F.max_pool2d(t, k, stride, padding, activation="relu"),
+                lambda t: nn.Sequential(nn.ReLU(), nn.MaxPool2d(k, stride, padding))(t)):
+        t = Tensor(x, requires_grad=True)
+        out = run(t)
+        out.backward(g)
+        results.append((out.data, t.grad))
+    for out, grad in results[1:]:
+        np.testing.assert_array_equal(out, results[0][0])
+        np.testing.assert_array_equal(grad, results[0][1])
+    with pytest.raises(ValueError, match="max_pool2d: activation must be None or 'relu'"):
+        F.max_pool2d(x, k, activation="tanh")
+
+
 @settings(max_examples=30)
 @given(hst.data())
 def test_max_pool_gradient_goes_to_the_first_maximum(data):
@@ -251,6 +277,10 @@ def test_fused_activation_and_sequential_fusion_match_the_separate_ops():
     for fused, separate in zip(*results):
         np.testing.assert_allclose(fused, separate, rtol=1e-13, atol=1e-13)
     assert type(nn.Sequential(conv, nn.ReLU())(Tensor(x))._ctx).__name__ == "Conv2d"
+    # Conv2d, ReLU, MaxPool2d: the ReLU runs on the pooled output, in the pooling's node
+    pooled = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))(Tensor(x))
+    assert type(pooled._ctx).__name__ == "MaxPool2d" and pooled._ctx.relu_output is not None
+    assert pooled._ctx.parents[0]._ctx.activation is None
     with pytest.raises(ValueError, match="conv2d: activation must be None or one of"):
         F.conv2d(x, conv.W, activation="softplus")
 

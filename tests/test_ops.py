@@ -347,6 +347,8 @@ OPS: list[Op] = [
     Op("F.conv1d(..., activation='sigmoid')", lambda x, W, b, s, p: F.conv1d(x, W, b, s, p, activation="sigmoid"),
        lambda x, W, b, s, p: 1 / (1 + np.exp(-np_conv1d(x, W, b, s, p))), window_args("conv1d")),
     Op("F.max_pool2d", F.max_pool2d, np_max_pool2d, window_args("pool")),
+    Op("F.max_pool2d(..., activation='relu')", lambda x, k, s, p: F.max_pool2d(x, k, s, p, activation="relu"),
+       lambda x, k, s, p: np_max_pool2d(np.maximum(x, 0), k, s, p), window_args("pool")),
     Op("F.avg_pool2d", F.avg_pool2d, np_avg_pool2d, window_args("pool")),
     # Fresh running estimates inside: in training they are updated in place, and they are not table inputs.
     Op("F.batch_norm(training=True)", lambda x, w, b: F.batch_norm(x, np.zeros(x.shape[1]), np.ones(x.shape[1]), w, b),

@@ -225,14 +225,21 @@ def _pool_args(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any) 
 
 
 def max_pool2d(x: Any, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-               padding: int | tuple[int, int] = 0) -> Tensor:
+               padding: int | tuple[int, int] = 0, *, activation: str | None = None) -> Tensor:
     """Maximum over windows, as `torch.nn.functional.max_pool2d`: x (N, C, H, W) -> (N, C, OH, OW).
 
     stride defaults to kernel_size; padding (at most half the kernel) never wins the maximum.
-    The gradient goes to the first maximum of each window, as in PyTorch.
+    The gradient goes to the first maximum of each window, as in PyTorch.  activation: None or
+    "relu": `max_pool2d(x, k, activation="relu")` is `max_pool2d(relu(x), k)` as one node, ReLU
+    applied in place on the pooled output (the two commute); `nn.Sequential` runs ReLU + MaxPool2d
+    this way.  Only with a NaN in a window can the two differ: there the fused gradient is 0.
     """
     x = _tensor(x, "max_pool2d")
-    return ops.MaxPool2d.apply(x, **_pool_args("max_pool2d", x, kernel_size, stride, padding))
+    if activation is not None and activation != "relu":
+        raise ValueError(f"max_pool2d: activation must be None or 'relu' (the one that commutes with the "
+                         f"maximum), got {activation!r}")
+    return ops.MaxPool2d.apply(x, **_pool_args("max_pool2d", x, kernel_size, stride, padding),
+                               activation=activation)
 
 
 def avg_pool2d(x: Any, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,

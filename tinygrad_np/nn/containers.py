@@ -1,9 +1,9 @@
-"""Containers: `Sequential` (layers applied in order, FC + activation fused), `ModuleList`, `ModuleDict`."""
+"""Containers: `Sequential` (layers applied in order, FC + activation and ReLU + max pool fused), `ModuleList`, `ModuleDict`."""
 from __future__ import annotations
 
 from typing import Any, Iterator
 
-from tinygrad_np.nn.conv import Conv1d, Conv2d
+from tinygrad_np.nn.conv import Conv1d, Conv2d, MaxPool2d
 from tinygrad_np.nn.layers import FC, Linear, ReLU, Sigmoid, Tanh
 from tinygrad_np.nn.module import Module
 
@@ -18,7 +18,9 @@ class Sequential(Module):
     Children are named "0", "1", ... (so parameters are `0.W`, `0.B`, `2.W`, ...).  An `FC`
     (or `Linear`, `Conv1d`, `Conv2d`) followed by a `ReLU`, `Tanh` or `Sigmoid` runs as one fused node,
     `F.linear(x, W, B, activation)`: same parameters and results, one array and one graph
-    node fewer per layer (subclasses of those layers run as written).
+    node fewer per layer (subclasses of those layers run as written).  A `ReLU` followed by a
+    `MaxPool2d` runs as one pooling node with ReLU on its output (`F.max_pool2d(x, ...,
+    activation="relu")`: the two commute), so ReLU's work is on the pooled array.
     """
 
     def __init__(self, *layers: Module) -> None:
@@ -38,9 +40,14 @@ class Sequential(Module):
         i, n = 0, len(layers)
         while i < n:
             m = layers[i]
-            act = _FUSED_ACTIVATION.get(type(layers[i + 1])) if i + 1 < n and type(m) in _LINEAR else None
-            if act is None:
-                x = m(x)
+            after = type(layers[i + 1]) if i + 1 < n else None
+            if type(m) is ReLU and after is MaxPool2d:  # one node, ReLU on the pooled output
+                x = layers[i + 1].forward_with(x, "relu")
+                i += 2
+                continue
+            act = _FUSED_ACTIVATION.get(after) if type(m) in _LINEAR else None
+            if act is None or (act == "relu" and i + 2 < n and type(layers[i + 2]) is MaxPool2d):
+                x = m(x)  # (a ReLU before a MaxPool2d fuses into the pooling instead)
                 i += 1
             else:
                 x = m.forward_with(x, act)

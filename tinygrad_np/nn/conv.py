@@ -138,6 +138,11 @@ class MaxPool2d(_Pool2d):
 
     _fn = staticmethod(F.max_pool2d)
 
+    def forward_with(self, x: Any, activation: str | None) -> Tensor:
+        """max_pool2d(activation(x)) as one node, the activation on the pooled output (`nn.Sequential`
+        calls this for ReLU + MaxPool2d; see `F.max_pool2d`)."""
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, activation=activation)
+
 
 class AvgPool2d(_Pool2d):
     """Mean over windows of x (N, C, H, W), padding counted as zeros.  See `F.avg_pool2d`."""
