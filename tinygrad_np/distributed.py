@@ -98,8 +98,7 @@ def init(comm: Any = None, *, abort_on_error: bool = False) -> Any:
 
         def hook(*exc: Any) -> None:
             previous(*exc)
-            sys.stderr.flush()
-            comm.Abort(1)
+            abort(1)  # flushes and gives the launcher time to forward the traceback first
         hook._tinygrad_np_abort = True  # type: ignore[attr-defined]
         sys.excepthook = hook
     return comm
