@@ -239,7 +239,7 @@ def max_pool2d(x: Any, kernel_size: int | tuple[int, int], stride: int | tuple[i
         raise ValueError(f"max_pool2d: activation must be None or 'relu' (the one that commutes with the "
                          f"maximum), got {activation!r}")
     return ops.MaxPool2d.apply(x, **_pool_args("max_pool2d", x, kernel_size, stride, padding),
-                               activation=activation)
+                               relu=activation == "relu")
 
 
 def avg_pool2d(x: Any, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,

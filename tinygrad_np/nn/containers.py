@@ -1,4 +1,5 @@
-"""Containers: `Sequential` (layers applied in order, FC + activation and ReLU + max pool fused), `ModuleList`, `ModuleDict`."""
+"""Containers: `Sequential` (layers in order, linear + activation and ReLU + max pool fused),
+`ModuleList`, `ModuleDict`."""
 from __future__ import annotations
 
 from typing import Any, Iterator

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tinygrad_np.ops.elementwise import relu_backward
 from tinygrad_np.ops.linalg import LINEAR_ACTIVATIONS, bias_and_activation
 from tinygrad_np.tensor import Function
 
@@ -180,13 +181,13 @@ class MaxPool2d(Function):
     """Maximum over each window of x (N, C, H, W) -> (N, C, OH, OW); padding counts as -inf.
 
     The gradient goes to the first maximum of each window in row-major order (as in PyTorch).
-    With activation "relu", ReLU runs in place on the pooled output: max pooling commutes with
+    With `relu`, ReLU runs in place on the pooled output: max pooling commutes with
     ReLU (both monotone, both exact), so this is max_pool2d(relu(x)), values and gradients,
     with ReLU's forward and derivative on the pooled array instead of the 4x larger input.
     """
 
     @staticmethod
-    def forward(ctx, x, kernel, stride, padding, activation=None):
+    def forward(ctx, x, kernel, stride, padding, relu=False):
         views = _pool_windows(ctx, x, kernel, stride, padding, -np.inf)
         # order="K": y keeps the layout of x (channels-last between layers)
         y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy(order="K")
@@ -204,13 +205,13 @@ class MaxPool2d(Function):
             idx -= step
         ctx.argmax = idx  # (N, OH, OW, C)
         y = y.transpose(0, 3, 1, 2)
-        ctx.relu_output = None if activation is None else LINEAR_ACTIVATIONS[activation][0](y)
+        ctx.relu_output = np.maximum(y, 0, out=y) if relu else None
         return y
 
     @staticmethod
     def backward(ctx, grad):
         if ctx.relu_output is not None:
-            grad = LINEAR_ACTIVATIONS["relu"][1](grad, ctx.relu_output)
+            grad = relu_backward(grad, ctx.relu_output)
         idx, g = ctx.argmax, grad.transpose(0, 2, 3, 1)  # channels-last views
         return _pool_backward(ctx, lambda k, out: np.multiply(g, idx == k, out=out))
 
