@@ -110,13 +110,14 @@ def cross_entropy_args(target: str) -> Args:
     return make
 
 
-def window_args(op: str, bias: bool = True) -> Args:
+def window_args(op: str, bias: bool = True, kink_free: bool = False) -> Args:
     """Inputs of a convolution or pooling with drawn geometry, the kernel fitting the padded input.
 
     "conv2d": x (N, C, H, W), W (F, C, KH, KW), b (F,) (unless not `bias`), stride pair, padding pair;
     "conv1d": x (N, C, L), W (F, C, K), b (F,), stride, padding (ints);
     "pool": x (N, C, H, W) of distinct values (no ties for max), kernel, stride and padding
-    pairs (padding at most half the kernel).
+    pairs (padding at most half the kernel).  `kink_free` (pool only): the values sit half a grid
+    step off the 0.01 grid, so none is 0 or within a finite-difference step of ReLU's kink.
     """
     def make(dtype: type, contiguous: bool | None = None) -> hst.SearchStrategy[tuple]:
         @hst.composite
@@ -133,7 +134,10 @@ def window_args(op: str, bias: bool = True) -> Args:
             def tensor(shape: tuple, **kw: Any) -> Tensor:
                 return Tensor(draw(st.arrays(shape, dtype, contiguous=contiguous, **kw)), requires_grad=True)
             if op == "pool":
-                return tensor((n, c) + spatial, unique=True), kernel, stride, padding
+                x = tensor((n, c) + spatial, unique=True)
+                if kink_free:
+                    x.data += 0.005  # in place: the drawn layout (a view, maybe) is kept
+                return x, kernel, stride, padding
             f = side()
             geometry = (stride, padding) if dims == 2 else (stride[0], padding[0])
             b = (tensor((f,)),) if bias else ()
@@ -348,7 +352,7 @@ OPS: list[Op] = [
        lambda x, W, b, s, p: 1 / (1 + np.exp(-np_conv1d(x, W, b, s, p))), window_args("conv1d")),
     Op("F.max_pool2d", F.max_pool2d, np_max_pool2d, window_args("pool")),
     Op("F.max_pool2d(..., activation='relu')", lambda x, k, s, p: F.max_pool2d(x, k, s, p, activation="relu"),
-       lambda x, k, s, p: np_max_pool2d(np.maximum(x, 0), k, s, p), window_args("pool")),
+       lambda x, k, s, p: np_max_pool2d(np.maximum(x, 0), k, s, p), window_args("pool", kink_free=True)),
     Op("F.avg_pool2d", F.avg_pool2d, np_avg_pool2d, window_args("pool")),
     # Fresh running estimates inside: in training they are updated in place, and they are not table inputs.
     Op("F.batch_norm(training=True)", lambda x, w, b: F.batch_norm(x, np.zeros(x.shape[1]), np.ones(x.shape[1]), w, b),
