@@ -82,13 +82,16 @@ class Conv2d(Function):
         else:  # row-major: along runs of KW * C (channels-last input)
             cols = np.empty((m, kb), dtype=x.dtype)
             np.copyto(cols[:, :k].reshape(n, out[0], out[1], kh, kw, c), win.transpose(0, 2, 3, 4, 5, 1))
-        Wb = np.empty((f, kb), dtype=W.dtype if b is None else np.result_type(W, b))  # (F, KH*KW*C [+ 1])
-        Wb[:, :k].reshape(f, kh, kw, c)[...] = W.transpose(0, 2, 3, 1)  # ordered as the columns
+        # (KH*KW*C [+ 1], F), rows ordered as the columns: the GEMMs' operand orientations (cols @ Wb,
+        # cols.T @ g, g @ Wb.T) are OpenBLAS's fast ones for these shapes (measured: with K-major columns
+        # g.T @ cols takes twice as long as cols.T @ g)
+        Wb = np.empty((kb, f), dtype=W.dtype if b is None else np.result_type(W, b))
+        Wb[:k].reshape(kh, kw, c, f)[...] = W.transpose(2, 3, 1, 0)
         if b is not None:
             cols[:, k] = 1
-            Wb[:, k] = b
+            Wb[k] = b
         # NumPy's promotion of x, W and b, as y + b would give; the bias is already in
-        y = bias_and_activation(np.matmul(cols, Wb.T), None, activation)
+        y = bias_and_activation(np.matmul(cols, Wb), None, activation)
         y = y.reshape(n, out[0], out[1], f).transpose(0, 3, 1, 2)
         ctx.save_for_backward(cols, Wb, y if activation is not None else None)
         ctx.geometry, ctx.activation = (x.shape, W.shape, stride, padding, out), activation
@@ -105,12 +108,12 @@ class Conv2d(Function):
         g = grad.transpose(0, 2, 3, 1).reshape(-1, f)  # (N*OH*OW, F): no copy when grad is channels-last
         dW = db = None
         if need_W or need_b:
-            dWb = np.matmul(g.T, cols)  # (F, KH*KW*C [+ 1]): db is the ones column's
-            dW = dWb[:, :k].reshape(f, kh, kw, c).transpose(0, 3, 1, 2) if need_W else None
-            db = dWb[:, k] if need_b else None
+            dWb = np.matmul(cols.T, g)  # (KH*KW*C [+ 1], F): db is the ones column's
+            dW = dWb[:k].reshape(kh, kw, c, f).transpose(3, 2, 0, 1) if need_W else None
+            db = dWb[k] if need_b else None
         dx = None
         if need_x:
-            dcols = np.matmul(g, Wb[:, :k]).reshape(n, out[0], out[1], kh, kw, c)
+            dcols = np.matmul(g, Wb[:k].T).reshape(n, out[0], out[1], kh, kw, c)
             dxp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=dcols.dtype)  # channels-last, padded
             for i in range(kh):
                 for j in range(kw):
