@@ -397,3 +397,28 @@ def test_sequential_fused_model_passes_gradcheck():
                           nn.FC(4, 2, initializer=init.XavierInitializer(rng=3))).to(np.float64)
     X = Tensor(np.random.default_rng(4).standard_normal((5, 3)), requires_grad=True)
     assert gradcheck(lambda x, W1, b1, W2, b2: model(x), X, *model.parameters())
+
+
+def test_layers_keep_their_parameters_in_64_byte_aligned_storage():
+    """The arrays layers create (and `to()` converts) start on a cache line, as PyTorch's CPU
+    allocator aligns them; the initializer's values are kept exactly, and an array a user wraps
+    in Parameter() is used as it is."""
+    from tinygrad_np._malloc import ALIGNMENT, aligned_copy
+    xavier = init.XavierInitializer(rng=0, random_bias=True)
+    model = nn.Sequential(nn.FC(7, 5, initializer=xavier), nn.Linear(5, 3), nn.Conv2d(2, 3, 3), nn.Conv1d(2, 4, 2))
+    expected = init.XavierInitializer(rng=0, random_bias=True)
+    np.testing.assert_array_equal(model[0].W.data, expected.W(7, 5))
+    np.testing.assert_array_equal(model[0].B.data, expected.B(5))
+    for dtype in (np.float32, np.float64):
+        model.to(dtype)
+        for name, p in model.named_parameters():
+            assert p.data.ctypes.data % ALIGNMENT == 0, name
+            assert p.dtype == dtype and p.data.flags.c_contiguous and p.data.flags.writeable, name
+    mine = np.ones((3, 2))
+    assert Parameter(mine).data is mine
+    odd = np.arange(12.0).reshape(3, 4).T  # a non-contiguous view: copied C-contiguous, values kept
+    copy = aligned_copy(odd, np.float32)
+    assert copy.ctypes.data % ALIGNMENT == 0 and copy.dtype == np.float32 and copy.flags.c_contiguous
+    np.testing.assert_array_equal(copy, odd)
+    labels = np.arange(3)  # not float data: returned as it is, for Parameter to reject with its message
+    assert aligned_copy(labels) is labels

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_np import functional as F
+from tinygrad_np._malloc import aligned_copy
 from tinygrad_np.init import HeInitializer
 from tinygrad_np.nn.module import _Leaf
 from tinygrad_np.tensor import Parameter, Tensor
@@ -53,8 +54,8 @@ class _ConvNd(_Leaf):
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size, self.stride, self.padding = pairs
         W, B = self._draw(initializer, bias)
-        self.W = Parameter(W)
-        self.B = Parameter(B) if bias else None
+        self.W = Parameter(aligned_copy(W))
+        self.B = Parameter(aligned_copy(B)) if bias else None
 
     def _draw(self, initializer: Any, bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
         initializer = initializer if initializer is not None else HeInitializer()

@@ -10,6 +10,7 @@ import numpy as np
 
 from tinygrad_np import functional as F
 from tinygrad_np import ops
+from tinygrad_np._malloc import aligned_copy
 from tinygrad_np._random import default_generator, make_rng
 from tinygrad_np.init import XavierInitializer
 from tinygrad_np.jit import guard, replayed
@@ -33,8 +34,8 @@ class FC(_Leaf):
                 raise ValueError(f"FC: n_in and n_out must be positive integers, got {n_in!r}, {n_out!r}")
         self.n_in, self.n_out = int(n_in), int(n_out)
         W, B = self._draw(initializer if initializer is not None else XavierInitializer(), bias)
-        self.W = Parameter(W)
-        self.B = Parameter(B) if bias else None
+        self.W = Parameter(aligned_copy(W))
+        self.B = Parameter(aligned_copy(B)) if bias else None
 
     def _draw(self, initializer: Any, bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
         W = np.asarray(initializer.W(self.n_in, self.n_out))
@@ -88,8 +89,8 @@ class Linear(_Leaf):
         self.in_features, self.out_features = int(in_features), int(out_features)
         self._dtype = np.dtype(dtype)
         W, B = self._draw(initializer, bias)
-        self.weight = Parameter(W)
-        self.bias = Parameter(B) if bias else None
+        self.weight = Parameter(aligned_copy(W))
+        self.bias = Parameter(aligned_copy(B)) if bias else None
 
     def _draw(self, initializer: Any, bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
         n_in, n_out = self.in_features, self.out_features

@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 import numpy as np
 
 from tinygrad_np._io import atomic_savez, load_npz
+from tinygrad_np._malloc import aligned_copy
 from tinygrad_np.autograd import _jit_state
 from tinygrad_np.tensor import Parameter, Tensor
 
@@ -213,7 +214,7 @@ class Module:
             raise ValueError(f"to: dtype must be float32 or float64, got {dtype!r}")
         for p in self.parameters():
             if p.dtype != dt:
-                p.data = p.data.astype(dt)
+                p.data = aligned_copy(p.data, dt)
                 p.grad = None
         for t in self.buffers():
             if t.dtype != dt:
