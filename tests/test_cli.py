@@ -123,10 +123,11 @@ def test_cnn_on_a_subset(capsys, tmp_path):
                          "--batch-size", "16", "--save", str(tmp_path / "c.npz"))
     assert code == 0, err
     lines = out.strip().splitlines()
-    # the CNN's defaults: batch norm, Adam, the learning rate halved after every epoch
+    # the CNN's defaults: 10% held out for validation, batch norm, Adam, the learning rate halved after every epoch
+    assert lines[0].startswith("MNIST: 1350 training, 150 validation, 10000 test examples")
     assert "784-conv3x3(16)-pool2-conv3x3(32)-pool2-16-10 relu + batch norm, init auto, adam lr 0.001 x 0.5/epoch" \
         in lines[0]
     assert lines[1].startswith("epoch 1/1") and lines[2].startswith("test accuracy")
-    assert 50 < float(lines[2].split()[2].rstrip("%")) <= 100  # 1200 images, one epoch: far above chance
+    assert 50 < float(lines[2].split()[2].rstrip("%")) <= 100  # 1350 images, one epoch: far above chance
     clf = DeepNeuralNetworkClassifier.load(tmp_path / "c.npz")
     assert clf.model == "cnn" and clf.batch_norm and "2.running_mean" in clf.model_.state_dict()

@@ -9,8 +9,8 @@ into the column matrix, one GEMM.  The columns are ordered (KH, KW, C) and the o
 and returned as its (N, F, OH, OW) transposed view: so activations between layers stay
 channels-last in memory, each layer's copy reads runs of channels, and the backward's
 gradient reshapes to a matrix without a copy.  The bias rides in the GEMM as one more
-column of ones (and one more column of W), so neither the forward's bias add nor the
-backward's db is a pass of its own: both would loop over rows only F long (measured at
+column of ones (and one more row of the (KH*KW*C, F) weight matrix), so neither the
+forward's bias add nor the backward's db is a pass of its own: both would loop over rows only F long (measured at
 batch 32: 0.3 ms and 0.5 ms for the 16-filter first layer of the MNIST CNN).  The column
 matrix is stored transposed (K-major) when a window's row of channels, KW * C, is shorter than an
 output row, as for a one-channel image: the copy then runs along output rows instead of
@@ -108,7 +108,7 @@ class Conv2d(Function):
         g = grad.transpose(0, 2, 3, 1).reshape(-1, f)  # (N*OH*OW, F): no copy when grad is channels-last
         dW = db = None
         if need_W or need_b:
-            dWb = np.matmul(cols.T, g)  # (KH*KW*C [+ 1], F): db is the ones column's
+            dWb = np.matmul(cols.T, g)  # (KH*KW*C [+ 1], F): db is the ones column's row
             dW = dWb[:k].reshape(kh, kw, c, f).transpose(3, 2, 0, 1) if need_W else None
             db = dWb[k] if need_b else None
         dx = None
