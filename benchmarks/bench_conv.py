@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -329,7 +330,7 @@ def main(argv=None) -> int:
     for v, c in check.items():
         verdict = " ok" if v == "tinygrad_np" and max(c["grads"], c["params"]) <= CHECK_TOL else ""
         print(f"  {v:12s} loss {c['loss']:.1e}  grads {c['grads']:.1e}  updated weights {c['params']:.1e}{verdict}")
-    meta = {"command": "python benchmarks/bench_conv.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    meta = {"command": "python benchmarks/bench_conv.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
             "processes": args.processes, "threads": args.threads, "date": time.strftime("%Y-%m-%d %H:%M"),
             "data": results[0]["data"], "quick": args.quick}
     md = render(agg, check, info, meta)

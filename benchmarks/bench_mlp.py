@@ -52,6 +52,7 @@ import functools
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -913,7 +914,7 @@ def main(argv=None) -> int:
     agg = aggregate(results)
     print("data:", "; ".join(sorted({a["data"] for a in agg.values()})))
     print_checks(agg)
-    meta = {"command": "python benchmarks/bench_mlp.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    meta = {"command": "python benchmarks/bench_mlp.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
             "processes": args.processes, "threads": args.threads, "sizes": results[0]["sizes"],
             "date": time.strftime("%Y-%m-%d %H:%M"), "quick": args.quick}
     md = render(agg, info, meta)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,9 @@ def test_bench_mlp_quick(tmp_path):
     assert len(targets) == 10 and all(": PASS, " in ln or ": FAIL, " in ln or ln.endswith("not measured")
                                      for ln in targets), targets
     data = json.loads((tmp_path / "bench_mlp_quick.json").read_text())
+    # the command as a shell would read it back (an --only name with a space stays one argument)
+    assert shlex.split(data["meta"]["command"]) == ["python", "benchmarks/bench_mlp.py", "--quick", "--processes", "1",
+                                                    "--no-jax", "--out-dir", str(tmp_path)]
     res = data["results"]
     assert {"b20 f64 ReLU SGD", "b20 f32 ReLU SGD", "b128 f32 ReLU SGD", "b1024 f32 ReLU SGD",
             "b20 f64 Tanh AdaGrad (seed)", "b20 f32 ReLU Adam"} <= set(res)
