@@ -4,8 +4,9 @@ the opt-in glibc tuning that keeps a training step's freed buffers in the proces
 Alignment.  NumPy hands out 16-byte aligned data; OpenBLAS's kernels run measurably faster on
 weights that start on a 64-byte cache line (measured: x @ W for a 784x400 float32 W at batch
 20 takes 112 us aligned against 120 us at offsets 16-48).  So layers copy the arrays their
-initializers return into `aligned_copy`s (as does `Module.to`), as PyTorch's CPU allocator aligns every tensor to 64
-bytes.  An array a user wraps in `Parameter(...)` is used as it is (never copied).
+initializers return into `aligned_copy`s, and `Module.to` converts into them, as PyTorch's CPU
+allocator aligns every tensor to 64 bytes.  An array a user wraps in `Parameter(...)` is used
+as it is (never copied).
 
 Tuning.  A training step allocates the same arrays every time: activations, gradients (dW of a
 784x400 layer is 1.2 MB in float32), optimizer temporaries.  glibc serves blocks above its
