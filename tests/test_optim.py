@@ -509,6 +509,20 @@ def test_step_reads_param_groups_at_every_step():
     np.testing.assert_array_equal(c.data, np.full(3, 0.5))  # appended: updated
 
 
+def test_a_parameter_given_a_new_array_is_updated_in_that_array():
+    p = Parameter(np.ones((2, 3)))
+    opt = optim.SGD([p], lr=0.5)
+    p.grad = np.ones((2, 3))
+    opt.step()
+    old = p.data
+    new = np.full(5, 4.0, dtype=np.float32)  # another shape and dtype: the step's scratch must follow
+    p.data, p.grad = new, np.full(5, 1.0, dtype=np.float32)
+    opt.step()
+    assert p.data is new and new.dtype == np.float32
+    np.testing.assert_array_equal(new, np.full(5, 3.5, dtype=np.float32))
+    np.testing.assert_array_equal(old, np.full((2, 3), 0.5))  # the array it left is not touched again
+
+
 @pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
 def test_a_second_optimizer_on_the_same_parameters_trains_exactly_like_the_first(name, kw):
     X, y = data(np.float64)

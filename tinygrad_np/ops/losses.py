@@ -99,7 +99,9 @@ class SoftmaxCrossEntropy(Function):
         if ctx.reduction == "none":
             scale = grad[:, None]
         else:
-            scale = grad / n if ctx.reduction == "mean" and n else grad
+            # a 0-d grad as a Python float: a weak scalar keeps e's dtype, and dividing it here
+            # rounds as float32 division would (double rounding is exact for one division)
+            scale = float(grad) / n if ctx.reduction == "mean" and n else grad
         if target.ndim == 1:
             d = np.multiply(e, scale, dtype=e.dtype)
         else:

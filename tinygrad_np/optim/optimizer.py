@@ -49,7 +49,8 @@ class Optimizer:
             groups = [{"params": groups}]
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Parameter, dict[str, Any]] = {}
-        self._scratch: dict[Parameter, np.ndarray] = {}
+        # per parameter: (the array it was made for, a scratch array like it) -- see step()
+        self._scratch: dict[Parameter, tuple[np.ndarray, np.ndarray]] = {}
         checked: list[dict[str, Any]] = []
         for g in groups:  # all validated before any is kept
             checked.append(self._prepare_group(g, checked))
@@ -122,10 +123,10 @@ class Optimizer:
             if st is None:
                 st = state[p] = {"step": 0}
             st["step"] += 1
-            s = scratch.get(p)
-            if s is None or s.shape != d.shape or s.dtype != d.dtype:
-                s = scratch[p] = np.empty_like(d)
-            rule(d, g, st, s, **hyper)
+            made = scratch.get(p)
+            if made is None or made[0] is not d:  # new, or p.data was reassigned: an identity check
+                made = scratch[p] = (d, np.empty_like(d))  # is all the step pays (no shape/dtype reads)
+            rule(d, g, st, made[1], **hyper)
         return loss
 
     def _bad_grad(self, gi: int, pi: int, p: Parameter, g: Any) -> None:
