@@ -145,7 +145,7 @@ def _store_leaf_grads(leaf_grads: dict[Tensor, np.ndarray], seed: np.ndarray) ->
     for leaf, g in leaf_grads.items():
         if type(g) is not np.ndarray:  # a NumPy scalar from a 0-d reduction
             g = np.asarray(g, dtype=leaf._data.dtype)
-        elif g.dtype is not leaf._data.dtype and g.dtype != leaf._data.dtype:  # (identity first: cheaper)
+        elif g.dtype != leaf._data.dtype:
             g = g.astype(leaf._data.dtype)
         elif id(g) in given or g.base is not None:
             g = g.copy()

@@ -37,11 +37,8 @@ def linear(x: Any, W: Tensor, b: Tensor | None = None, activation: str | None = 
     `linear(x, W, b, "relu")` costs one array where `relu(linear(x, W, b))` costs two).
     The backward computes dW and db, and dx only when x requires grad.
     """
-    if not isinstance(x, Tensor):  # (checked inline: every layer call passes here)
-        x = _tensor(x, "linear")
-    if not isinstance(W, Tensor):
-        W = _tensor(W, "linear")
-    if b is not None and not isinstance(b, Tensor):
+    x, W = _tensor(x, "linear"), _tensor(W, "linear")
+    if b is not None:
         b = _tensor(b, "linear")
     xs, ws = x._data.shape, W._data.shape
     n_in, n_out = (ws[::-1] if transposed else ws) if len(ws) == 2 else (None, None)
@@ -109,8 +106,7 @@ def softmax_cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") 
     class probabilities / one-hot rows of shape (N, C).  reduction: "mean" (over N,
     returns a 0-d tensor), "sum", or "none" (returns the N per-example losses).
     """
-    if not isinstance(logits, Tensor):
-        logits = _tensor(logits, "softmax_cross_entropy")
+    logits = _tensor(logits, "softmax_cross_entropy")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"softmax_cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     shape = logits._data.shape

@@ -14,8 +14,9 @@ forward's bias add nor the backward's db is a pass of its own: both would loop o
 only F long (measured at batch 32: 0.3 ms and 0.5 ms for the 16-filter first layer of the
 MNIST CNN).  The column matrix is stored transposed (K-major) when a window's row of
 channels, KW * C, is shorter than an output row, as for a one-channel image: the copy then
-runs along output rows instead of 3-element window rows (9x faster there).  The backward is one GEMM per gradient (dW and db
-together); dX is summed back from the column gradient by KH * KW strided slice-adds.
+runs along output rows instead of 3-element window rows (9x faster there).  The backward is
+one GEMM per gradient (dW and db together); dX is summed back from the column gradient by
+KH * KW strided slice-adds.
 """
 from __future__ import annotations
 
